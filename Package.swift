@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ConvLens",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "ConvLens", targets: ["ConvLens"]),
+        .executable(name: "convlens", targets: ["convlens"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // C libraries, each behind a system-library target (DESIGN.md §2).
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+
+        .target(name: "ConvLensCore", dependencies: ["CFFTW", "COpenBLAS"]),
+        .target(name: "ConvLensImaging", dependencies: ["ConvLensCore", "CPNG", "CTurboJPEG"]),
+        .target(
+            name: "ConvLensGraph",
+            dependencies: ["ConvLensCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["ONNX/Generated/README.md"]),
+        .target(name: "ConvLensExport", dependencies: ["ConvLensCore"]),
+        .target(
+            name: "ConvLens",
+            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensExport"],
+            resources: [.copy("Resources")]),
+        .executableTarget(
+            name: "convlens",
+            dependencies: ["ConvLens", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .target(name: "TestSupport", dependencies: ["ConvLensCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "ConvLensCoreTests", dependencies: ["ConvLensCore", "TestSupport"]),
+        .testTarget(name: "ConvLensImagingTests", dependencies: ["ConvLensImaging", "TestSupport"]),
+        .testTarget(name: "ConvLensGraphTests", dependencies: ["ConvLens", "TestSupport"]),
+        .testTarget(name: "ConvLensCLITests", dependencies: ["ConvLens", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,59 @@
+internal import COpenBLAS
+
+/// The one place ConvLens calls OpenBLAS (DESIGN.md §2 "Rules of the house").
+enum BLAS {
+    /// Sets OpenBLAS's thread count once, before the first call, so BLAS never runs more threads than
+    /// there are cores. `CONVLENS_THREADS` overrides the core count.
+    static let configured: Bool = {
+        openblas_set_num_threads(Int32(Parallelism.threadCount))
+        return true
+    }()
+
+    /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, all row-major.
+    /// - Parameters:
+    ///   - transA: use Aᵀ; A is stored `K×M` (lda ≥ M) when true, `M×K` (lda ≥ K) otherwise.
+    ///   - transB: use Bᵀ; B is stored `N×K` when true, `K×N` otherwise.
+    static func sgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        _ = configured
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// The number of threads OpenBLAS will use.
+    static var threadCount: Int {
+        _ = configured
+        return Int(openblas_get_num_threads())
+    }
+}
+
+/// Matrix products on OpenBLAS, exposed for the library's other modules and tests.
+public enum MatrixMultiply {
+    /// Row-major `C[M×N] = A[M×K] · B[K×N]` (with optional transposes as stored), returned as a new array.
+    /// - Complexity: O(M·N·K) on OpenBLAS's `sgemm`.
+    public static func multiply(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int,
+                                transA: Bool = false, transB: Bool = false) -> [Float] {
+        precondition(a.count == m * k && b.count == k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k,
+                               a: pa.baseAddress!, lda: transA ? m : k,
+                               b: pb.baseAddress!, ldb: transB ? k : n,
+                               c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+        return c
+    }
+
+    /// The number of threads OpenBLAS uses (never more than ``Parallelism/threadCount``).
+    public static var blasThreadCount: Int { BLAS.threadCount }
+}

@@ -1,0 +1,65 @@
+/// The error every public ConvLens API throws for bad input discovered at run time.
+///
+/// A `ConvLensError` carries a ``Code`` that says what went wrong, the file or argument it
+/// concerns, and a human-readable detail. The command-line tool prints ``description`` as one
+/// line on standard error and exits with status 2.
+///
+/// Programmer errors (a negative channel index passed by calling code, a shape mismatch between
+/// two tensors the library itself built) are preconditions, not `ConvLensError`s.
+public struct ConvLensError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What kind of failure this is.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// A file could not be opened or read.
+        public static let unreadableFile = Code("unreadable-file")
+        /// A file was read but its content is not valid for its format.
+        public static let malformedFile = Code("malformed-file")
+        /// A file uses a valid feature of its format that ConvLens does not support.
+        public static let unsupportedFeature = Code("unsupported-feature")
+        /// A model contains an operator ConvLens does not implement.
+        public static let unsupportedOperator = Code("unsupported-operator")
+        /// A declared size or shape is impossible or too large to allocate.
+        public static let absurdSize = Code("absurd-size")
+        /// A layer query matched nothing.
+        public static let unknownLayer = Code("unknown-layer")
+        /// A channel, position or other index is outside the valid range.
+        public static let outOfRange = Code("out-of-range")
+        /// An input tensor has the wrong shape for the model.
+        public static let shapeMismatch = Code("shape-mismatch")
+        /// An output file or folder could not be written.
+        public static let unwritableOutput = Code("unwritable-output")
+        /// A bundled resource (model, image, labels) is missing.
+        public static let missingResource = Code("missing-resource")
+        /// An argument value is invalid for this model or input.
+        public static let invalidArgument = Code("invalid-argument")
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// The file (or argument, such as `--layer`) the error concerns; `nil` when none applies.
+    public var file: String?
+    /// One human-readable sentence saying what was expected and what was found.
+    public var detail: String
+
+    public init(_ code: Code, file: String? = nil, _ detail: String) {
+        self.code = code
+        self.file = file
+        self.detail = detail
+    }
+
+    /// One line: `FILE: DETAIL` (or just the detail when no file applies).
+    public var description: String {
+        if let file { return "\(file): \(detail)" }
+        return detail
+    }
+
+    /// The same error attributed to `file` when it has no file yet.
+    public func attributed(to file: String) -> ConvLensError {
+        var copy = self
+        if copy.file == nil { copy.file = file }
+        return copy
+    }
+}

@@ -1,0 +1,2 @@
+import ConvLensCore
+internal import SwiftProtobuf

@@ -1,0 +1,81 @@
+internal import CPNG
+import ConvLensCore
+import Foundation
+
+/// The one place ConvLens calls libpng, through its simplified `png_image` API (no `longjmp`
+/// crosses a Swift frame; errors arrive in `png_image.message`).
+enum PNG {
+    private static func message(_ image: inout png_image) -> String {
+        withUnsafeBytes(of: &image.message) { raw in
+            let chars = raw.bindMemory(to: CChar.self)
+            let end = chars.firstIndex(of: 0) ?? chars.count
+            return String(decoding: raw.prefix(end), as: UTF8.self)
+        }
+    }
+
+    static func decode(_ data: Data, file: String) throws -> Image {
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        let ok = data.withUnsafeBytes { raw in
+            png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count)
+        }
+        guard ok != 0 else {
+            throw ConvLensError(.malformedFile, file: file, "invalid PNG: \(message(&image))")
+        }
+        let width = Int(image.width), height = Int(image.height)
+        guard width > 0, height > 0, width * height <= Image.maximumPixelCount else {
+            png_image_free(&image)
+            throw ConvLensError(.absurdSize, file: file, "PNG declares \(width)×\(height) pixels, more than the limit of \(Image.maximumPixelCount)")
+        }
+        let isColor = image.format & convlens_png_format_flag_color() != 0
+        let hasAlpha = image.format & convlens_png_format_flag_alpha() != 0
+        let channels = isColor ? 3 : 1
+        let stored = channels + (hasAlpha ? 1 : 0)
+        // 8-bit sRGB output; 16-bit files are taken as sRGB-encoded (not linear), so the conversion
+        // is a plain rounding to 8 bits. Alpha is read (8-bit alpha is not premultiplied) and then
+        // dropped, as Pillow's convert("RGB") does: libpng would otherwise composite onto black.
+        image.format = (isColor ? convlens_png_format_rgb() : convlens_png_format_gray())
+            | (hasAlpha ? convlens_png_format_flag_alpha() : 0)
+        image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
+        var buffer = [UInt8](repeating: 0, count: width * height * stored)
+        let ok2 = buffer.withUnsafeMutableBytes { out in
+            png_image_finish_read(&image, nil, out.baseAddress, 0, nil)
+        }
+        guard ok2 != 0 else {
+            throw ConvLensError(.malformedFile, file: file, "invalid PNG: \(message(&image))")
+        }
+        var pixels = [Float](repeating: 0, count: width * height * channels)
+        for p in 0..<(width * height) {
+            for c in 0..<channels { pixels[p * channels + c] = Float(buffer[p * stored + c]) }
+        }
+        return Image(width: width, height: height, channels: channels, pixels: pixels)
+    }
+
+    /// Encodes 8-bit gray (`channels == 1`) or RGB (`channels == 3`) samples as PNG.
+    static func encode(width: Int, height: Int, channels: Int, bytes: [UInt8]) throws -> Data {
+        precondition(bytes.count == width * height * channels)
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.width = png_uint_32(width)
+        image.height = png_uint_32(height)
+        image.format = channels == 3 ? convlens_png_format_rgb() : convlens_png_format_gray()
+        var size: png_alloc_size_t = 0
+        // First call sizes the buffer, second writes it.
+        let ok1 = bytes.withUnsafeBytes { raw in
+            png_image_write_to_memory(&image, nil, &size, 0, raw.baseAddress, 0, nil)
+        }
+        guard ok1 != 0 || size > 0 else {
+            throw ConvLensError(.unwritableOutput, "cannot encode PNG: \(message(&image))")
+        }
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let ok2 = bytes.withUnsafeBytes { raw in
+            out.withUnsafeMutableBytes { dst in
+                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, raw.baseAddress, 0, nil)
+            }
+        }
+        guard ok2 != 0 else {
+            throw ConvLensError(.unwritableOutput, "cannot encode PNG: \(message(&image))")
+        }
+        return Data(out.prefix(Int(size)))
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import ConvLens
+import Foundation
+
+@main
+struct ConvLensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convlens",
+        abstract: "See what convolutional networks see: filters, activations and back-projections.",
+        version: convLensVersion,
+        subcommands: [DemoCommand.self])
+}
+
+/// Runs a command body, mapping ``ConvLensError`` to one line on stderr and exit status 2.
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ConvLensError {
+        FileHandle.standardError.write(Data("convlens: \(error.description)\n".utf8))
+        throw ExitCode(2)
+    }
+}
