@@ -1,1 +1,110 @@
 import ConvLensCore
+import Foundation
+
+/// A JSON value for free-form manifest parameters.
+public enum JSONValue: Codable, Sendable, Equatable {
+    case string(String), number(Double), integer(Int), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .string(let s): try c.encode(s)
+        case .number(let d): try c.encode(d)
+        case .integer(let i): try c.encode(i)
+        case .bool(let b): try c.encode(b)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        case .null: try c.encodeNil()
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .integer(i) }
+        else if let d = try? c.decode(Double.self) { self = .number(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+}
+
+/// The record of one command run, written as `manifest.json` in its output folder (DESIGN.md §3).
+public struct Manifest: Codable, Sendable {
+    public struct Tool: Codable, Sendable {
+        public var name = "convlens"
+        public var version: String
+    }
+    public struct FileRecord: Codable, Sendable {
+        public var path: String
+        public var sha256: String
+        public var shape: [Int]?
+        public var preprocessing: JSONValue?
+    }
+    /// One output file (or group of files) with what it shows. Fields that do not apply are `nil`
+    /// and omitted from the JSON.
+    public struct Output: Codable, Sendable {
+        public var kind: String
+        public var layer: String?
+        public var layerQuery: String?
+        public var channel: Int?
+        public var channels: [Int]?
+        public var y: Int?
+        public var x: Int?
+        public var activation: Float?
+        public var rule: String?
+        public var seed: String?
+        public var display: String?
+        public var algorithm: String?
+        public var npy: String?
+        public var png: String?
+        public var shape: [Int]?
+        public var min: Float?
+        public var max: Float?
+        public var label: String?
+        public var probability: Float?
+        public var rank: Int?
+
+        public init(kind: String) { self.kind = kind }
+
+        enum CodingKeys: String, CodingKey {
+            case kind, layer, layerQuery = "layer_query", channel, channels, y, x, activation, rule, seed, display,
+                 algorithm, npy, png, shape, min, max, label, probability, rank
+        }
+    }
+
+    public var tool: Tool
+    public var command: String
+    public var model: FileRecord?
+    public var input: FileRecord?
+    public var parameters: [String: JSONValue]
+    public var outputs: [Output]
+
+    public init(command: String, version: String, model: FileRecord?, input: FileRecord?, parameters: [String: JSONValue]) {
+        self.tool = Tool(version: version)
+        self.command = command
+        self.model = model
+        self.input = input
+        self.parameters = parameters
+        self.outputs = []
+    }
+
+    /// The JSON text (sorted keys, pretty-printed).
+    public func jsonData() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try e.encode(self)
+    }
+
+    /// Writes `manifest.json` into `directory`, atomically.
+    public func write(to directory: String) throws {
+        try AtomicFile.write(try jsonData(), to: directory + "/manifest.json")
+    }
+
+    /// A record of a file with its SHA-256.
+    public static func record(path: String, shape: [Int]? = nil, preprocessing: JSONValue? = nil) throws -> FileRecord {
+        FileRecord(path: path, sha256: SHA256.hex(try AtomicFile.read(path)), shape: shape, preprocessing: preprocessing)
+    }
+}

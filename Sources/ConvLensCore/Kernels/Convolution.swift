@@ -1,0 +1,239 @@
+/// Geometry of a 2-D convolution (ONNX `Conv` / `ConvTranspose` attributes, resolved).
+public struct Conv2DGeometry: Sendable, Hashable {
+    /// Kernel height and width.
+    public var kernel: [Int]
+    /// Vertical and horizontal stride.
+    public var strides: [Int]
+    /// Padding `[top, left, bottom, right]` (ONNX's `[x1_begin, x2_begin, x1_end, x2_end]`).
+    public var pads: [Int]
+    /// Vertical and horizontal dilation.
+    public var dilations: [Int]
+    /// Number of groups (`C_in` for depthwise).
+    public var groups: Int
+
+    public init(kernel: [Int], strides: [Int] = [1, 1], pads: [Int] = [0, 0, 0, 0], dilations: [Int] = [1, 1], groups: Int = 1) {
+        self.kernel = kernel
+        self.strides = strides
+        self.pads = pads
+        self.dilations = dilations
+        self.groups = groups
+    }
+
+    /// Effective (dilated) kernel extent along axis `i` (0 = rows, 1 = columns).
+    public func extent(_ i: Int) -> Int { dilations[i] * (kernel[i] - 1) + 1 }
+
+    /// Output size of a convolution along axis `i` for an input of `size`.
+    public func convOutput(_ size: Int, axis i: Int) -> Int {
+        (size + pads[i] + pads[i + 2] - extent(i)) / strides[i] + 1
+    }
+
+    /// Output size of a transposed convolution along axis `i`.
+    public func transposedOutput(_ size: Int, axis i: Int, outputPadding: Int = 0) -> Int {
+        (size - 1) * strides[i] - pads[i] - pads[i + 2] + extent(i) + outputPadding
+    }
+}
+
+public enum Convolution {
+    /// 2-D convolution (cross-correlation, as ONNX `Conv`).
+    ///
+    /// Uses the direct path for depthwise layers (one input channel per group) and im2col +
+    /// `cblas_sgemm` otherwise (1×1 stride-1 unpadded layers skip im2col).
+    /// - Parameters:
+    ///   - input: `[N, C_in, H, W]`.
+    ///   - weight: `[C_out, C_in/groups, kH, kW]`.
+    ///   - bias: `[C_out]` or `nil`.
+    /// - Returns: `[N, C_out, H_out, W_out]`.
+    /// - Precondition: shapes agree with `geometry` (checked by the importer).
+    public static func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry) -> Tensor {
+        let n = input.shape[0], cIn = input.shape[1], h = input.shape[2], w = input.shape[3]
+        let cOut = weight.shape[0], cPerGroup = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
+        precondition(cPerGroup * g.groups == cIn && cOut % g.groups == 0, "conv channel mismatch")
+        let oh = g.convOutput(h, axis: 0), ow = g.convOutput(w, axis: 1)
+        precondition(oh > 0 && ow > 0, "conv output is empty")
+        let outPerGroup = cOut / g.groups
+        var out = Tensor(shape: [n, cOut, oh, ow])
+        let inputPlane = h * w, outPlane = oh * ow
+        if cPerGroup == 1 && outPerGroup == 1 {
+            depthwise(input, weight: weight, geometry: g, out: &out)
+        } else {
+            let kSize = cPerGroup * kh * kw
+            let isPointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
+            var columns = isPointwise ? [] : [Float](repeating: 0, count: kSize * outPlane)
+            input.scalars.withUnsafeBufferPointer { src in
+                weight.scalars.withUnsafeBufferPointer { wt in
+                    out.scalars.withUnsafeMutableBufferPointer { dst in
+                        for b in 0..<n {
+                            for grp in 0..<g.groups {
+                                let inBase = src.baseAddress! + (b * cIn + grp * cPerGroup) * inputPlane
+                                let a = wt.baseAddress! + grp * outPerGroup * kSize
+                                let c = dst.baseAddress! + (b * cOut + grp * outPerGroup) * outPlane
+                                if isPointwise {
+                                    BLAS.sgemm(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: inBase, ldb: outPlane, c: c, ldc: outPlane)
+                                } else {
+                                    columns.withUnsafeMutableBufferPointer { col in
+                                        im2col(inBase, channels: cPerGroup, height: h, width: w, kh: kh, kw: kw, geometry: g, oh: oh, ow: ow, into: col.baseAddress!)
+                                        BLAS.sgemm(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: col.baseAddress!, ldb: outPlane, c: c, ldc: outPlane)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let bias { addBias(&out, bias) }
+        return out
+    }
+
+    /// Adds `bias[c]` to every element of channel `c` of an `[N, C, …]` tensor.
+    static func addBias(_ t: inout Tensor, _ bias: Tensor) {
+        let n = t.shape[0], c = t.shape[1], plane = t.count / max(1, n * c)
+        t.scalars.withUnsafeMutableBufferPointer { p in
+            for b in 0..<n {
+                for ch in 0..<c {
+                    let v = bias.scalars[ch]
+                    let base = (b * c + ch) * plane
+                    for i in 0..<plane { p[base + i] += v }
+                }
+            }
+        }
+    }
+
+    /// Unfolds patches: `col[(c·kh + i)·kw + j][oy·ow + ox] = x[c][oy·sh − pt + i·dh][ox·sw − pl + j·dw]` (0 outside).
+    static func im2col(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, kh: Int, kw: Int,
+                       geometry g: Conv2DGeometry, oh: Int, ow: Int, into col: UnsafeMutablePointer<Float>) {
+        let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
+        let pt = g.pads[0], pl = g.pads[1]
+        var row = 0
+        for c in 0..<channels {
+            let plane = x + c * h * w
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    let dst = col + row * oh * ow
+                    for oy in 0..<oh {
+                        let iy = oy * sh - pt + i * dh
+                        let d = dst + oy * ow
+                        if iy < 0 || iy >= h {
+                            d.update(repeating: 0, count: ow)
+                            continue
+                        }
+                        let srcRow = plane + iy * w
+                        for ox in 0..<ow {
+                            let ix = ox * sw - pl + j * dw
+                            d[ox] = (ix >= 0 && ix < w) ? srcRow[ix] : 0
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Folds columns back, adding overlaps: the adjoint of ``im2col``.
+    static func col2im(_ col: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, kh: Int, kw: Int,
+                       geometry g: Conv2DGeometry, oh: Int, ow: Int, into x: UnsafeMutablePointer<Float>) {
+        let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
+        let pt = g.pads[0], pl = g.pads[1]
+        var row = 0
+        for c in 0..<channels {
+            let plane = x + c * h * w
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    let src = col + row * oh * ow
+                    for oy in 0..<oh {
+                        let iy = oy * sh - pt + i * dh
+                        if iy < 0 || iy >= h { continue }
+                        let dstRow = plane + iy * w
+                        let s = src + oy * ow
+                        for ox in 0..<ow {
+                            let ix = ox * sw - pl + j * dw
+                            if ix >= 0 && ix < w { dstRow[ix] += s[ox] }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Direct convolution for layers with one input and one output channel per group.
+    static func depthwise(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
+        let n = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3]
+        let kh = weight.shape[2], kw = weight.shape[3]
+        let oh = out.shape[2], ow = out.shape[3]
+        let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
+        let pt = g.pads[0], pl = g.pads[1]
+        input.scalars.withUnsafeBufferPointer { src in
+            weight.scalars.withUnsafeBufferPointer { wt in
+                out.scalars.withUnsafeMutableBufferPointer { dst in
+                    for b in 0..<n {
+                        for ch in 0..<c {
+                            let x = src.baseAddress! + (b * c + ch) * h * w
+                            let k = wt.baseAddress! + ch * kh * kw
+                            let y = dst.baseAddress! + (b * c + ch) * oh * ow
+                            for oy in 0..<oh {
+                                for ox in 0..<ow {
+                                    var acc: Float = 0
+                                    for i in 0..<kh {
+                                        let iy = oy * sh - pt + i * dh
+                                        if iy < 0 || iy >= h { continue }
+                                        let row = x + iy * w
+                                        for j in 0..<kw {
+                                            let ix = ox * sw - pl + j * dw
+                                            if ix >= 0 && ix < w { acc += k[i * kw + j] * row[ix] }
+                                        }
+                                    }
+                                    y[oy * ow + ox] = acc
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// 2-D transposed convolution (ONNX `ConvTranspose`): the adjoint of ``conv2D`` with the same
+    /// weights, computed as `colᵀ = Wᵀ · x` followed by col2im.
+    /// - Parameters:
+    ///   - input: `[N, C_in, H, W]`.
+    ///   - weight: `[C_in, C_out/groups, kH, kW]` (ONNX `ConvTranspose` layout).
+    ///   - bias: `[C_out]` or `nil`.
+    ///   - outputSize: `(H_out, W_out)`; every output pixel within it receives its contributions.
+    /// - Returns: `[N, C_out, H_out, W_out]`.
+    public static func transposedConv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
+                                        outputSize: (Int, Int)) -> Tensor {
+        let n = input.shape[0], cIn = input.shape[1], h = input.shape[2], w = input.shape[3]
+        let outPerGroup = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
+        let inPerGroup = cIn / g.groups
+        let cOut = outPerGroup * g.groups
+        let (oh, ow) = outputSize
+        var out = Tensor(shape: [n, cOut, oh, ow])
+        let kSize = outPerGroup * kh * kw
+        var columns = [Float](repeating: 0, count: kSize * h * w)
+        input.scalars.withUnsafeBufferPointer { src in
+            weight.scalars.withUnsafeBufferPointer { wt in
+                out.scalars.withUnsafeMutableBufferPointer { dst in
+                    columns.withUnsafeMutableBufferPointer { col in
+                        for b in 0..<n {
+                            for grp in 0..<g.groups {
+                                let x = src.baseAddress! + (b * cIn + grp * inPerGroup) * h * w
+                                let a = wt.baseAddress! + grp * inPerGroup * kSize
+                                // col[kSize × HW] = Aᵀ[kSize × inPerGroup] · x[inPerGroup × HW]
+                                BLAS.sgemm(transA: true, m: kSize, n: h * w, k: inPerGroup, a: a, lda: kSize,
+                                           b: x, ldb: h * w, c: col.baseAddress!, ldc: h * w)
+                                // The transposed conv's output is the conv's input: col2im with the
+                                // roles of (H, W) and (oh, ow) swapped.
+                                col2im(col.baseAddress!, channels: outPerGroup, height: oh, width: ow, kh: kh, kw: kw,
+                                       geometry: g, oh: h, ow: w,
+                                       into: dst.baseAddress! + (b * cOut + grp * outPerGroup) * oh * ow)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let bias { addBias(&out, bias) }
+        return out
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+
+/// Elementwise activation functions (ONNX semantics).
+public enum Activation: Sendable, Hashable {
+    case relu
+    /// `min(max(x, min), max)`; `nil` bounds are open.
+    case clip(min: Float?, max: Float?)
+    case leakyRelu(alpha: Float)
+    case sigmoid
+    case tanh
+    /// `max(0, min(1, alpha·x + beta))`.
+    case hardSigmoid(alpha: Float, beta: Float)
+    /// `x · max(0, min(1, x/6 + 1/2))`.
+    case hardSwish
+
+    /// The function applied to one value.
+    @inlinable
+    public func callAsFunction(_ x: Float) -> Float {
+        switch self {
+        case .relu: return x > 0 ? x : 0
+        case .clip(let lo, let hi):
+            var y = x
+            if let lo, y < lo { y = lo }
+            if let hi, y > hi { y = hi }
+            return y
+        case .leakyRelu(let a): return x >= 0 ? x : a * x
+        case .sigmoid: return 1 / (1 + Foundation.exp(-x))
+        case .tanh: return Foundation.tanh(x)
+        case .hardSigmoid(let a, let b): return Swift.max(0, Swift.min(1, a * x + b))
+        case .hardSwish: return x * Swift.max(0, Swift.min(1, x / 6 + 0.5))
+        }
+    }
+
+    /// Applies the function to every element.
+    public func apply(_ t: Tensor) -> Tensor {
+        var out = t
+        out.scalars.withUnsafeMutableBufferPointer { p in
+            for i in 0..<p.count { p[i] = self(p[i]) }
+        }
+        return out
+    }
+}
+
+/// Binary arithmetic with NumPy broadcasting.
+public enum BinaryOperator: String, Sendable, Hashable {
+    case add, sub, mul, div
+
+    @inlinable
+    func apply(_ a: Float, _ b: Float) -> Float {
+        switch self {
+        case .add: return a + b
+        case .sub: return a - b
+        case .mul: return a * b
+        case .div: return a / b
+        }
+    }
+
+    /// The broadcast shape of two shapes (NumPy rules), or `nil` if they do not broadcast.
+    public static func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
+        let r = max(a.count, b.count)
+        let pa = [Int](repeating: 1, count: r - a.count) + a
+        let pb = [Int](repeating: 1, count: r - b.count) + b
+        var out: [Int] = []
+        for (x, y) in zip(pa, pb) {
+            if x == y || y == 1 { out.append(x) } else if x == 1 { out.append(y) } else { return nil }
+        }
+        return out
+    }
+
+    /// `a ∘ b` elementwise with broadcasting.
+    /// - Precondition: the shapes broadcast.
+    public func apply(_ a: Tensor, _ b: Tensor) -> Tensor {
+        guard let dims = BinaryOperator.broadcastShape(a.shape.dimensions, b.shape.dimensions) else {
+            preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
+        }
+        let shape = Shape(dims)
+        if a.shape == b.shape {
+            return Tensor(shape: shape) { out in
+                for i in 0..<out.count { out[i] = apply(a.scalars[i], b.scalars[i]) }
+            }
+        }
+        let sa = Self.broadcastStrides(a.shape.dimensions, to: dims)
+        let sb = Self.broadcastStrides(b.shape.dimensions, to: dims)
+        let r = dims.count
+        return Tensor(shape: shape) { out in
+            a.scalars.withUnsafeBufferPointer { pa in
+                b.scalars.withUnsafeBufferPointer { pb in
+                    var index = [Int](repeating: 0, count: r)
+                    var ia = 0, ib = 0
+                    let inner = r > 0 ? dims[r - 1] : 1
+                    let innerA = r > 0 ? sa[r - 1] : 0, innerB = r > 0 ? sb[r - 1] : 0
+                    var o = 0
+                    while o < out.count {
+                        var xa = ia, xb = ib
+                        for _ in 0..<inner {
+                            out[o] = apply(pa[xa], pb[xb])
+                            xa += innerA; xb += innerB; o += 1
+                        }
+                        // Advance the outer index (odometer over all axes but the last).
+                        var axis = r - 2
+                        while axis >= 0 {
+                            index[axis] += 1
+                            ia += sa[axis]; ib += sb[axis]
+                            if index[axis] < dims[axis] { break }
+                            ia -= sa[axis] * dims[axis]; ib -= sb[axis] * dims[axis]
+                            index[axis] = 0
+                            axis -= 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Strides of `shape` (right-aligned) in a broadcast to `target`; 0 on broadcast axes.
+    static func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+        let padded = [Int](repeating: 1, count: target.count - shape.count) + shape
+        var strides = [Int](repeating: 0, count: target.count)
+        var acc = 1
+        for i in stride(from: target.count - 1, through: 0, by: -1) {
+            strides[i] = padded[i] == 1 ? 0 : acc
+            acc *= padded[i]
+        }
+        return strides
+    }
+}
+
+public enum Normalization {
+    /// Inference batch normalization: `y = γ·(x − μ)/√(σ² + ε) + β` per channel of `[N, C, …]`.
+    public static func batchNorm(_ x: Tensor, scale: Tensor, bias: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) -> Tensor {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / max(1, n * c)
+        var out = x
+        out.scalars.withUnsafeMutableBufferPointer { p in
+            for ch in 0..<c {
+                let k = scale.scalars[ch] / (variance.scalars[ch] + epsilon).squareRoot()
+                let b = bias.scalars[ch] - mean.scalars[ch] * k
+                for bi in 0..<n {
+                    let base = (bi * c + ch) * plane
+                    for i in 0..<plane { p[base + i] = p[base + i] * k + b }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Local response normalization across channels (ONNX `LRN`):
+    /// `y = x / (bias + α/size · Σ x²)^β`, the sum over channels `c − ⌊(size−1)/2⌋ … c + ⌈(size−1)/2⌉`.
+    public static func lrn(_ x: Tensor, size: Int, alpha: Float, beta: Float, bias: Float) -> Tensor {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / max(1, n * c)
+        let lo = (size - 1) / 2, hi = size - 1 - lo
+        var out = x
+        x.scalars.withUnsafeBufferPointer { src in
+            out.scalars.withUnsafeMutableBufferPointer { dst in
+                for b in 0..<n {
+                    for ch in 0..<c {
+                        for i in 0..<plane {
+                            var sum: Float = 0
+                            for k in max(0, ch - lo)...min(c - 1, ch + hi) {
+                                let v = src[(b * c + k) * plane + i]
+                                sum += v * v
+                            }
+                            let o = (b * c + ch) * plane + i
+                            dst[o] = src[o] / Foundation.pow(bias + alpha / Float(size) * sum, beta)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Softmax along `axis` (ONNX opset ≥ 13 semantics). For opset < 13, reshape to 2-D at `axis`
+    /// first and call with `axis = 1`.
+    public static func softmax(_ x: Tensor, axis: Int) -> Tensor {
+        let dims = x.shape.dimensions
+        let outer = dims[..<axis].reduce(1, *), len = dims[axis], inner = dims[(axis + 1)...].reduce(1, *)
+        var out = x
+        out.scalars.withUnsafeMutableBufferPointer { p in
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let base = o * len * inner + i
+                    var m = -Float.infinity
+                    for k in 0..<len { m = max(m, p[base + k * inner]) }
+                    var s: Float = 0
+                    for k in 0..<len {
+                        let e = Foundation.exp(p[base + k * inner] - m)
+                        p[base + k * inner] = e
+                        s += e
+                    }
+                    for k in 0..<len { p[base + k * inner] /= s }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,306 @@
+import ConvLensCore
+import Foundation
+internal import SwiftProtobuf
+
+extension Graph {
+    /// The ONNX operators ConvLens imports.
+    public static let supportedONNXOperators: [String] = [
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape",
+        "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
+        "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LRN", "LeakyRelu", "MatMul", "MaxPool",
+        "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax",
+        "Split", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
+    ]
+
+    /// Imports an ONNX model file.
+    /// - Parameter path: the `.onnx` file; external data is read relative to its folder.
+    /// - Throws: ``ConvLensError`` naming the file and the cause: unreadable or malformed protobuf,
+    ///   an unsupported operator (with the node and the supported list), inconsistent shapes,
+    ///   sizes that disagree with the data, external data outside the model's folder.
+    public static func load(onnx path: String) throws -> Graph {
+        let data = try AtomicFile.read(path)
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try Graph(onnx: data, source: path, directory: dir)
+    }
+
+    /// Imports an ONNX model from memory.
+    /// - Parameters:
+    ///   - data: the serialized `ModelProto`.
+    ///   - source: names the model in errors.
+    ///   - directory: where external data lives (`nil`: external data is an error).
+    public init(onnx data: Data, source: String = "<model>", directory: String? = nil) throws {
+        guard !data.isEmpty else {
+            throw ConvLensError(.malformedFile, file: source, "the file is empty")
+        }
+        let model: Onnx_ModelProto
+        do {
+            var options = BinaryDecodingOptions()
+            options.messageDepthLimit = 64
+            model = try Onnx_ModelProto(serializedBytes: data, options: options)
+        } catch {
+            throw ConvLensError(.malformedFile, file: source, "not a valid ONNX model (the protobuf does not decode: \(error))")
+        }
+        guard model.hasGraph, !model.graph.node.isEmpty else {
+            throw ConvLensError(.malformedFile, file: source, "not a valid ONNX model (no graph or no nodes)")
+        }
+        var builder = ONNXGraphBuilder(file: source, decoder: TensorDecoder(file: source, directory: directory),
+                                       opset: ONNXGraphBuilder.defaultOpset(model))
+        self = try builder.build(model)
+    }
+}
+
+/// Walks an ONNX graph once, folding constants and resolving every operator into an ``Op``.
+struct ONNXGraphBuilder {
+    let file: String
+    let decoder: TensorDecoder
+    let opset: Int
+    var consts: [String: Constant] = [:]
+    var shapes: [String: Shape] = [:]
+    var nodes: [Node] = []
+    var initializers: [String: Tensor] = [:]
+    var usedNames: Set<String> = []
+
+    init(file: String, decoder: TensorDecoder, opset: Int) {
+        self.file = file
+        self.decoder = decoder
+        self.opset = opset
+    }
+
+    static func defaultOpset(_ m: Onnx_ModelProto) -> Int {
+        for o in m.opsetImport where o.domain.isEmpty || o.domain == "ai.onnx" { return Int(o.version) }
+        return 7
+    }
+
+    func fail(_ code: ConvLensError.Code, _ detail: String) -> ConvLensError {
+        ConvLensError(code, file: file, detail)
+    }
+
+    func fail(_ detail: String) -> ConvLensError { fail(.malformedFile, detail) }
+
+    mutating func build(_ model: Onnx_ModelProto) throws -> Graph {
+        let g = model.graph
+        guard opset >= 7 else {
+            throw fail(.unsupportedFeature, "the model uses opset \(opset); ConvLens reads opset 7 and later")
+        }
+        for t in g.initializer {
+            consts[t.name] = try decoder.decode(t, what: "initializer '\(t.name)'")
+        }
+        // The one runtime input: the first graph input that is not an initializer.
+        guard let input = g.input.first(where: { consts[$0.name] == nil }) else {
+            throw fail("the graph declares no input")
+        }
+        let inputShape = try resolveInputShape(input)
+        shapes[input.name] = inputShape
+        for (index, proto) in g.node.enumerated() {
+            try add(proto, index: index)
+        }
+        let outputs = g.output.map(\.name)
+        for o in outputs where shapes[o] == nil && consts[o] == nil {
+            throw fail("the graph output '\(o)' is not produced by any node")
+        }
+        var metadata: [String: String] = [:]
+        for p in model.metadataProps { metadata[p.key] = p.value }
+        return Graph(inputName: input.name, inputShape: inputShape, nodes: nodes, initializers: initializers,
+                     shapes: shapes, outputNames: outputs.filter { shapes[$0] != nil }, metadata: metadata,
+                     opsetVersion: opset, source: file)
+    }
+
+    private func resolveInputShape(_ v: Onnx_ValueInfoProto) throws -> Shape {
+        let tt = v.type.tensorType
+        guard tt.elemType == 1 else {
+            throw fail(.unsupportedFeature, "the input '\(v.name)' has element type \(tt.elemType); ConvLens feeds FLOAT (1) inputs")
+        }
+        var dims: [Int] = []
+        for (i, d) in tt.shape.dim.enumerated() {
+            switch d.value {
+            case .dimValue(let n)? where n > 0:
+                dims.append(Int(n))
+            default:
+                guard i == 0 else {
+                    throw fail(.unsupportedFeature, "the input '\(v.name)' has a symbolic or missing dimension \(i); ConvLens needs a fixed input size")
+                }
+                dims.append(1) // a symbolic batch axis runs with batch 1
+            }
+        }
+        return try Shape(validating: dims, file: file)
+    }
+
+    // MARK: - Nodes
+
+    private mutating func add(_ p: Onnx_NodeProto, index: Int) throws {
+        let op = p.opType
+        var name = p.name.isEmpty ? "\(op)_\(index)" : p.name
+        if usedNames.contains(name) { name += "_\(index)" }
+        usedNames.insert(name)
+        let ctx = "node '\(name)' (\(op))"
+        guard p.domain.isEmpty || p.domain == "ai.onnx" else {
+            throw fail(.unsupportedOperator, "\(ctx) is in domain '\(p.domain)'; ConvLens supports the default ONNX domain: \(Graph.supportedONNXOperators.joined(separator: ", "))")
+        }
+        guard Graph.supportedONNXOperators.contains(op) else {
+            throw fail(.unsupportedOperator, "\(ctx): operator '\(op)' is not supported; supported: \(Graph.supportedONNXOperators.joined(separator: ", "))")
+        }
+        var attrs: [String: Onnx_AttributeProto] = [:]
+        for a in p.attribute { attrs[a.name] = a }
+        let a = Attributes(attrs: attrs, context: ctx, file: file)
+        let inputs = Array(p.input)
+        for i in inputs where !i.isEmpty && consts[i] == nil && shapes[i] == nil {
+            throw fail("\(ctx) reads tensor '\(i)' that no earlier node produces")
+        }
+        guard !p.output.isEmpty, !p.output[0].isEmpty else { throw fail("\(ctx) has no output") }
+
+        // Constant folding of the shape-computing subgraphs exporters emit.
+        if let folded = try foldConstant(op, inputs: inputs, attrs: a, ctx: ctx) {
+            consts[p.output[0]] = folded
+            return
+        }
+        let runtimeOp = try resolve(op, inputs: inputs, outputs: Array(p.output), a: a, ctx: ctx)
+        // Inputs that are all constants: evaluate now (a float constant pushed through an op).
+        let usedInputs = runtimeInputs(op, inputs)
+        if usedInputs.allSatisfy({ $0.isEmpty || consts[$0] != nil }) {
+            let (outs, _) = Graph.evaluate(runtimeOp, usedInputs.map { $0.isEmpty ? nil : consts[$0]!.floatTensor })
+            for (n, t) in zip(p.output, outs) where !n.isEmpty { consts[n] = .float(t) }
+            return
+        }
+        let inShapes = usedInputs.map { $0.isEmpty ? nil : (shapes[$0] ?? consts[$0]?.shape) }
+        let outShapes = try ShapeInference.outputShapes(runtimeOp, inShapes, context: ctx, file: file)
+        for i in usedInputs where !i.isEmpty && shapes[i] == nil {
+            initializers[i] = consts[i]!.floatTensor
+        }
+        var outs: [String] = []
+        for (k, n) in p.output.enumerated() where k < outShapes.count {
+            outs.append(n)
+            if !n.isEmpty { shapes[n] = outShapes[k] }
+        }
+        nodes.append(Node(name: name, opType: op, op: runtimeOp, inputs: usedInputs, outputs: outs))
+    }
+
+    /// The inputs the runtime op reads (parameter inputs folded into the op are dropped).
+    private func runtimeInputs(_ op: String, _ inputs: [String]) -> [String] {
+        switch op {
+        case "Reshape", "Squeeze", "Unsqueeze", "Split", "Slice", "Pad", "ReduceMean", "Resize", "Clip", "Dropout":
+            return [inputs[0]]
+        case "Conv", "ConvTranspose", "Gemm":
+            var r = Array(inputs.prefix(3))
+            while r.last == "" { r.removeLast() }
+            return r
+        default:
+            return inputs.filter { !$0.isEmpty }
+        }
+    }
+
+    func shapeOf(_ name: String) -> [Int]? {
+        (shapes[name] ?? consts[name]?.shape)?.dimensions
+    }
+
+    func constInts(_ name: String?, _ ctx: String, _ what: String) throws -> [Int]? {
+        guard let name, !name.isEmpty else { return nil }
+        guard let c = consts[name] else {
+            throw fail(.unsupportedFeature, "\(ctx): its \(what) input '\(name)' is computed at run time; ConvLens needs it constant")
+        }
+        return c.ints
+    }
+
+    func constFloat(_ name: String?, _ ctx: String, _ what: String) throws -> Float? {
+        guard let name, !name.isEmpty else { return nil }
+        guard let c = consts[name] else {
+            throw fail(.unsupportedFeature, "\(ctx): its \(what) input '\(name)' is computed at run time; ConvLens needs it constant")
+        }
+        let t = c.floatTensor
+        guard t.count == 1 else { throw fail("\(ctx): its \(what) input must be a scalar, it has shape \(t.shape)") }
+        return t.scalars[0]
+    }
+
+    func axis(_ a: Int, rank: Int, _ ctx: String) throws -> Int {
+        let r = a < 0 ? a + rank : a
+        guard r >= 0 && r < rank else { throw fail("\(ctx): axis \(a) is out of range for rank \(rank)") }
+        return r
+    }
+
+    // MARK: - Constant folding (integer shape arithmetic)
+
+    private mutating func foldConstant(_ op: String, inputs: [String], attrs a: Attributes, ctx: String) throws -> Constant? {
+        switch op {
+        case "Constant":
+            return try a.constantValue(decoder)
+        case "Shape":
+            guard var dims = shapeOf(inputs[0]) else { return nil }
+            let r = dims.count
+            let start = try axisClamped(a.int("start") ?? 0, r), end = try axisClamped(a.int("end") ?? r, r)
+            dims = start < end ? Array(dims[start..<end]) : []
+            return .int(dims, Shape([dims.count]))
+        case "ConstantOfShape":
+            guard let dims = try constInts(inputs[0], ctx, "shape") else { return nil }
+            let shape = try Shape(validating: dims, file: file)
+            let value = try a.tensor("value").map { try decoder.decode($0, what: "\(ctx) value") } ?? .float(Tensor(scalar: 0))
+            switch value {
+            case .float(let t): return .float(Tensor(shape: shape, repeating: t.scalars.first ?? 0))
+            case .int(let v, _): return .int([Int](repeating: v.first ?? 0, count: shape.count), shape)
+            }
+        default:
+            break
+        }
+        // Integer-valued computations on constants only.
+        let present = inputs.filter { !$0.isEmpty }
+        guard !present.isEmpty, present.allSatisfy({ consts[$0] != nil }) else { return nil }
+        guard present.contains(where: { if case .int = consts[$0]! { return true } else { return false } }) else { return nil }
+        let c = present.map { consts[$0]! }
+        switch op {
+        case "Identity":
+            return c[0]
+        case "Cast":
+            let to = a.int("to") ?? 1
+            if [1, 10, 11].contains(to) { return .float(c[0].floatTensor) }
+            return .int(c[0].ints, c[0].shape)
+        case "Unsqueeze", "Squeeze", "Reshape", "Flatten":
+            // Shape-only: reuse the runtime resolution on the constant's shape.
+            let resolved = try resolve(op, inputs: inputs, outputs: [""], a: a, ctx: ctx)
+            guard case .reshape(let to) = resolved else { return nil }
+            return .int(c[0].ints, to)
+        case "Concat":
+            let ax = try axis(a.int("axis") ?? 0, rank: max(1, c[0].shape.rank), ctx)
+            guard ax == 0, c.allSatisfy({ $0.shape.rank <= 1 }) else { return nil }
+            let v = c.flatMap(\.ints)
+            return .int(v, Shape([v.count]))
+        case "Gather":
+            guard c.count == 2, c[0].shape.rank == 1, (a.int("axis") ?? 0) == 0 else { return nil }
+            let data = c[0].ints
+            var out: [Int] = []
+            for i in c[1].ints {
+                let j = i < 0 ? i + data.count : i
+                guard j >= 0 && j < data.count else { throw fail("\(ctx): index \(i) is out of range") }
+                out.append(data[j])
+            }
+            return .int(out, c[1].shape)
+        case "Slice":
+            guard c[0].shape.rank == 1 else { return nil }
+            let resolved = try resolve(op, inputs: inputs, outputs: [""], a: a, ctx: ctx)
+            guard case .slice(let s, let e, _, let st) = resolved else { return nil }
+            let r = Reshaping.sliceRange(start: s.first ?? 0, end: e.first ?? Int.max, step: st.first ?? 1, dim: c[0].ints.count)
+            let v = (0..<r.count).map { c[0].ints[r.first + $0 * r.step] }
+            return .int(v, Shape([v.count]))
+        case "Add", "Sub", "Mul", "Div":
+            guard c.count == 2, let dims = BinaryOperator.broadcastShape(c[0].shape.dimensions, c[1].shape.dimensions),
+                  dims.count <= 1 else { return nil }
+            let n = dims.first ?? 1
+            let x = c[0].ints, y = c[1].ints
+            let v: [Int] = try (0..<n).map { i in
+                let p = x.count == 1 ? x[0] : x[i], q = y.count == 1 ? y[0] : y[i]
+                switch op {
+                case "Add": return p &+ q
+                case "Sub": return p &- q
+                case "Mul": return p &* q
+                default:
+                    guard q != 0 else { throw fail("\(ctx): integer division by zero") }
+                    return Int((Double(p) / Double(q)).rounded(.down))
+                }
+            }
+            return .int(v, Shape(dims))
+        default:
+            return nil
+        }
+    }
+
+    private func axisClamped(_ a: Int, _ rank: Int) throws -> Int {
+        min(max(a < 0 ? a + rank : a, 0), rank)
+    }
+}

@@ -1,0 +1,92 @@
+import ConvLens
+import Foundation
+import TestSupport
+import XCTest
+
+/// Forward activations against ONNX Runtime (Tests/ReferenceGenerators/make_forward_fixtures.py).
+final class ForwardReferenceTests: XCTestCase {
+    struct Expected: Decodable {
+        struct LayerRef: Decodable {
+            var tensor: String
+            var node: String
+            var op: String
+            var file: String
+            var channels: [Int]?
+        }
+        var model: String
+        var input: String
+        var layers: [LayerRef]
+        var model_variants: [String]?
+    }
+
+    static let cases = [
+        "mobilenetv2", "alexnet", "vgg_lrn_bn", "pool_variants", "nhwc_transpose", "squeeze_excitation",
+        "clip_opset7", "clip_opset13", "pad_opset7", "pad_opset13", "split_opset11", "split_opset13", "split_opset18",
+        "softmax_opset11", "softmax_opset13", "squeeze_opset11", "squeeze_opset13", "reducemean_opset13",
+        "reducemean_opset18", "reshape_shape_chain", "convtranspose_opset13", "gemm_opset7", "float16_weights",
+        "external_ok",
+    ]
+
+    func testEveryCaseCoversTheFixtureFolder() throws {
+        let dirs = try FileManager.default.contentsOfDirectory(atPath: fixture("forward")).filter { $0 != "bad" }
+        XCTAssertEqual(Set(dirs), Set(Self.cases))
+    }
+
+    func testForwardMatchesONNXRuntime() throws {
+        for name in Self.cases {
+            try check(name)
+        }
+    }
+
+    private func check(_ name: String) throws {
+        let dir = fixture("forward/\(name)")
+        let expected = try JSONDecoder().decode(Expected.self, from: try AtomicFile.read(dir + "/expected.json"))
+        var models = [expected.model == "bundled:mobilenetv2" ? try BundledResources.path(BundledResources.defaultModel) : dir + "/" + expected.model]
+        models += (expected.model_variants ?? []).map { dir + "/" + $0 }
+        let input = try NPY.read(dir + "/" + expected.input)
+        for modelPath in models {
+            let graph = try Graph.load(onnx: modelPath)
+            let trace = try graph.run(input)
+            for ref in expected.layers {
+                let layer = try graph.layer(matching: ref.tensor)
+                XCTAssertEqual(layer.opType, ref.op, "\(name): \(ref.tensor)")
+                if !ref.node.isEmpty {
+                    XCTAssertTrue(layer.name == ref.node || layer.name.hasPrefix(ref.node + ":"), "\(name): layer name \(layer.name) vs node \(ref.node)")
+                    XCTAssertEqual(try graph.layer(matching: layer.name).tensorName, ref.tensor)
+                }
+                var actual = trace.activation(layer)
+                if let ch = ref.channels {
+                    actual = Reshaping.slice(actual, starts: [ch[0]], ends: [ch[1]], axes: [1], steps: [1])
+                }
+                let want = try NPY.read(dir + "/" + ref.file)
+                assertClose(actual, want, tolerance: 1e-4, "\(name) [\(URL(fileURLWithPath: modelPath).lastPathComponent)] \(ref.tensor) (\(ref.op))")
+            }
+        }
+    }
+
+    func testLayerQueriesByNameTensorAndRow() throws {
+        let graph = try Graph.load(onnx: try BundledResources.path(BundledResources.defaultModel))
+        let byName = try graph.layer(matching: "/features/features.0/features.0.0/Conv")
+        XCTAssertEqual(byName.tensorName, "/features/features.0/features.0.0/Conv_output_0")
+        XCTAssertEqual(try graph.layer(matching: byName.tensorName), byName)
+        XCTAssertEqual(try graph.layer(matching: "#\(byName.index)"), byName)
+        XCTAssertEqual(byName.shape, [1, 32, 112, 112])
+        assertThrowsConvLensError(.unknownLayer, mentioning: "'/features/features.0/features.0.0/Conv'") {
+            try graph.layer(matching: "/features/features.0/features.0.0/Cnv")
+        }
+        assertThrowsConvLensError(.unknownLayer, mentioning: "#0 to") { try graph.layer(matching: "#100000") }
+    }
+
+    func testReceptiveFieldsOfMobileNetV2() throws {
+        let graph = try Graph.load(onnx: try BundledResources.path(BundledResources.defaultModel))
+        let rf = graph.receptiveFields()
+        // First conv: 3×3 stride 2 pad 1 → size 3, jump 2, centre of unit 0 at pixel 0.
+        let first = rf["/features/features.0/features.0.0/Conv_output_0"]!
+        XCTAssertEqual(first, ReceptiveField(size: [3, 3], jump: [2, 2], offset: [0, 0]))
+        // The depthwise 3×3 that follows (stride 1, pad 1): size 3 + 2·2 = 7, jump 2.
+        let dw = rf["/features/features.1/conv/conv.0/conv.0.0/Conv_output_0"]!
+        XCTAssertEqual(dw.size, [7, 7])
+        XCTAssertEqual(dw.jump, [2, 2])
+        XCTAssertEqual(rf["/features/features.18/features.18.2/Clip_output_0"]!.jump, [32, 32])
+    }
+}
