@@ -4,7 +4,8 @@ import ConvLensCore
 /// channel order (DESIGN.md §3 "Model metadata").
 ///
 /// The steps, in order:
-/// 1. resize so the shorter side is ``resize`` pixels (bilinear, antialiased; the longer side is
+/// 1. resize so the shorter side is ``resize`` pixels (Pillow's bilinear, antialiased, bit-exact —
+///    see ``Image/resized8(width:height:)``; the longer side is
 ///    `floor(resize · long / short)`, as torchvision's `Resize(int)`); without ``resize``, the
 ///    image is scaled so that it just covers the crop box;
 /// 2. centre crop to ``crop`` (`height × width`; default: the model's input size), with the offset
@@ -92,7 +93,7 @@ public struct Preprocessing: Sendable, Equatable, Codable {
         guard newW >= cropW, newH >= cropH else {
             throw ConvLensError(.invalidArgument, file: "resize", "the image resized to \(newW)×\(newH) is smaller than the \(cropW)×\(cropH) crop")
         }
-        img = img.resized(width: newW, height: newH)
+        img = img.resized8(width: newW, height: newH)
         // 2. Centre crop (torchvision rounds the offset half to even).
         let top = Int((Double(newH - cropH) / 2).rounded(.toNearestOrEven))
         let left = Int((Double(newW - cropW) / 2).rounded(.toNearestOrEven))

@@ -24,7 +24,7 @@ extension Image {
                         for ch in 0..<c {
                             var acc: Float = 0
                             for (k, w) in weights.enumerated() {
-                                acc += w * src[(y * width + start + k) * c + ch]
+                                acc += Float(w) * src[(y * width + start + k) * c + ch]
                             }
                             dst[(y * newWidth + ox) * c + ch] = acc
                         }
@@ -42,7 +42,7 @@ extension Image {
                     for i in 0..<(newWidth * c) {
                         var acc: Float = 0
                         for (k, w) in weights.enumerated() {
-                            acc += w * src[(start + k) * newWidth * c + i]
+                            acc += Float(w) * src[(start + k) * newWidth * c + i]
                         }
                         dst[oy * newWidth * c + i] = acc
                     }
@@ -55,7 +55,7 @@ extension Image {
     /// Per output index, the first input index and the normalized triangle-filter weights.
     /// Output pixel `i` is centred at input coordinate `(i + 0.5)·scale`; when shrinking
     /// (`scale > 1`) the triangle is stretched by `scale`.
-    static func bilinearWeights(inSize: Int, outSize: Int) -> [(Int, [Float])] {
+    static func bilinearWeights(inSize: Int, outSize: Int) -> [(Int, [Double])] {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
         let support = filterScale // triangle support 1, stretched
@@ -69,8 +69,53 @@ extension Image {
                 weights.append(max(0, 1 - t))
             }
             let total = weights.reduce(0, +)
-            return (lo, weights.map { Float(total > 0 ? $0 / total : 0) })
+            return (lo, weights.map { total > 0 ? $0 / total : 0 })
         }
+    }
+
+    /// Resamples an 8-bit image exactly as Pillow does (`Image.resize(size, Image.BILINEAR)` on an
+    /// `L` or `RGB` image): the same triangle-filter weights in 22-bit fixed point, rows first, each
+    /// pass rounded and clamped to 0…255. torchvision's `Resize` on PIL images is this function, so
+    /// preprocessing matches a PyTorch pipeline bit for bit.
+    /// - Precondition: every sample is an integer in `0...255` (any decoded image is).
+    public func resized8(width newWidth: Int, height newHeight: Int) -> Image {
+        precondition(newWidth > 0 && newHeight > 0)
+        if newWidth == width && newHeight == height { return self }
+        let c = channels
+        let precision = 22
+        func fixed(_ taps: [(Int, [Double])]) -> [(Int, [Int])] {
+            taps.map { start, w in (start, w.map { v in Int((v * Double(1 << precision)).rounded(.toNearestOrAwayFromZero)) }) }
+        }
+        func clip8(_ ss: Int) -> Float { Float(min(255, max(0, ss >> precision))) }
+        let half = 1 << (precision - 1)
+        var tmp = [Float](repeating: 0, count: height * newWidth * c)
+        if newWidth != width {
+            let hx = fixed(Image.bilinearWeights(inSize: width, outSize: newWidth))
+            for y in 0..<height {
+                for ox in 0..<newWidth {
+                    let (start, weights) = hx[ox]
+                    for ch in 0..<c {
+                        var ss = half
+                        for (k, w) in weights.enumerated() { ss += w * Int(pixels[(y * width + start + k) * c + ch]) }
+                        tmp[(y * newWidth + ox) * c + ch] = clip8(ss)
+                    }
+                }
+            }
+        } else {
+            tmp = pixels
+        }
+        if newHeight == height { return Image(width: newWidth, height: newHeight, channels: c, pixels: tmp) }
+        let vy = fixed(Image.bilinearWeights(inSize: height, outSize: newHeight))
+        var out = [Float](repeating: 0, count: newHeight * newWidth * c)
+        for oy in 0..<newHeight {
+            let (start, weights) = vy[oy]
+            for i in 0..<(newWidth * c) {
+                var ss = half
+                for (k, w) in weights.enumerated() { ss += w * Int(tmp[(start + k) * newWidth * c + i]) }
+                out[oy * newWidth * c + i] = clip8(ss)
+            }
+        }
+        return Image(width: newWidth, height: newHeight, channels: c, pixels: out)
     }
 
     /// The `height × width` box whose top-left corner is at row `top`, column `left`.

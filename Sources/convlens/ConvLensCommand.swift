@@ -8,7 +8,7 @@ struct ConvLensCommand: AsyncParsableCommand {
         commandName: "convlens",
         abstract: "See what convolutional networks see: filters, activations and back-projections.",
         version: convLensVersion,
-        subcommands: [DemoCommand.self])
+        subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, DemoCommand.self])
 }
 
 /// Runs a command body, mapping ``ConvLensError`` to one line on stderr and exit status 2.
@@ -17,6 +17,13 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
         try await body()
     } catch let error as ConvLensError {
         FileHandle.standardError.write(Data("convlens: \(error.description)\n".utf8))
+        throw ExitCode(2)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        // Anything else that escapes the library is still bad input discovered while running.
+        let line = "\(error)".replacingOccurrences(of: "\n", with: " ")
+        FileHandle.standardError.write(Data("convlens: \(line)\n".utf8))
         throw ExitCode(2)
     }
 }

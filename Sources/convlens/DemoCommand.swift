@@ -5,18 +5,19 @@ import Foundation
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the whole story on the bundled model and image.")
+        abstract: "Run the whole story on the bundled model and image: inspect, classify, activations.")
 
-    @Option(help: "Output folder.")
-    var out: String = "convlens-demo"
+    @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "Image (PNG, JPEG); default: the bundled sample photograph.")
+    @Option(help: "Image (PNG, JPEG or .npy); default: the bundled sample photograph.")
     var image: String?
+
+    @Option(help: "Output folder; one sub-folder per step.")
+    var out: String = "convlens-demo"
 
     func run() async throws {
         try await runReportingErrors {
-            let report = try Demo.run(image: image, out: out)
-            print(report)
+            print(try Demo.run(model: modelOptions.model, image: image, out: out))
         }
     }
 }

@@ -14,7 +14,24 @@ final class PreprocessingTests: XCTestCase {
             var worst: Float = 0
             for (a, b) in zip(out.pixels, exp.scalars) { worst = max(worst, abs(a.rounded() - b)) }
             XCTAssertLessThanOrEqual(worst, 1, "resize to \(w)×\(h): worst difference \(worst)/255")
+            // The 8-bit path reproduces Pillow exactly.
+            XCTAssertEqual(src.resized8(width: w, height: h).pixels, exp.scalars, "resized8 to \(w)×\(h)")
         }
+    }
+
+    func testPreprocessingMatchesTorchvisionOnTheSamplePhotograph() throws {
+        // Resize(64) → CenterCrop(56) → ToTensor → Normalize(ImageNet), computed by torchvision.
+        let img = try Image.read(fixturesDirectory + "/../../Sources/ConvLens/Resources/images/chelsea.png")
+        var p = Preprocessing()
+        p.resize = 64
+        p.mean = [0.485, 0.456, 0.406]
+        p.std = [0.229, 0.224, 0.225]
+        let t = try p.apply(to: img, channels: 3, height: 56, width: 56)
+        let exp = try NPY.read(fixture("imaging/chelsea_torchvision.npy"))
+        XCTAssertEqual(t.shape, exp.shape)
+        var worst: Float = 0
+        for (a, b) in zip(t.scalars, exp.scalars) { worst = max(worst, abs(a - b)) }
+        XCTAssertLessThan(worst, 1e-5, "worst difference \(worst)")
     }
 
     func testNormalizationCropAndChannelOrder() throws {

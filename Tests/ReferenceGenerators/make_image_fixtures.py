@@ -98,6 +98,14 @@ for (w, h) in [(16, 11), (50, 40), (37, 9)]:
     out = Image.fromarray(src, "RGB").resize((w, h), Image.BILINEAR)
     save_expected(f"resize_{w}x{h}", np.asarray(out))
 
+# torchvision's preprocessing of the bundled cat photograph (small sizes keep the fixture small).
+from torchvision import transforms  # noqa: E402
+
+cat = Image.open(os.path.join(ROOT, "..", "..", "Sources", "ConvLens", "Resources", "images", "chelsea.png")).convert("RGB")
+pipeline = transforms.Compose([transforms.Resize(64), transforms.CenterCrop(56), transforms.ToTensor(),
+                               transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+np.save(os.path.join(IMG, "chelsea_torchvision.npy"), pipeline(cat).numpy()[None].astype(np.float32))
+
 # Bad inputs.
 with open(os.path.join(IMG, "rgb8.png"), "rb") as f:
     good = f.read()

@@ -1,0 +1,105 @@
+import ConvLensCore
+import ConvLensGraph
+import Foundation
+
+/// One row of `convlens inspect`.
+public struct LayerSummary: Sendable, Codable, Equatable {
+    /// `#N`.
+    public var index: Int
+    /// Canonical name.
+    public var name: String
+    /// ONNX op type.
+    public var op: String
+    /// Output tensor name.
+    public var tensor: String
+    /// Output shape.
+    public var shape: [Int]
+    /// Parameters read by the node (weights, biases, BN statistics).
+    public var parameters: Int
+    /// Kernel `[kH, kW]` for convolution and pooling layers.
+    public var kernel: [Int]?
+    /// Stride `[sH, sW]` for convolution and pooling layers.
+    public var stride: [Int]?
+    /// The receptive field of one unit in input pixels.
+    public var receptiveField: ReceptiveField?
+
+    enum CodingKeys: String, CodingKey {
+        case index, name, op, tensor, shape, parameters, kernel, stride, receptiveField = "receptive_field"
+    }
+}
+
+extension Model {
+    /// The layer table of `convlens inspect`.
+    public func layerSummaries() -> [LayerSummary] {
+        let rf = graph.receptiveFields()
+        return graph.layers.map { layer in
+            let node = graph.nodes[layer.nodeIndex]
+            var kernel: [Int]? = nil, stride: [Int]? = nil
+            switch node.op {
+            case .conv(let g), .convTranspose(let g, _, _): (kernel, stride) = (g.kernel, g.strides)
+            case .maxPool(let g), .averagePool(let g, _): (kernel, stride) = (g.kernel, g.strides)
+            default: break
+            }
+            return LayerSummary(index: layer.index, name: layer.name, op: layer.opType, tensor: layer.tensorName,
+                                shape: layer.shape.dimensions, parameters: layer.outputIndex == 0 ? graph.parameterCount(of: node) : 0,
+                                kernel: kernel, stride: stride, receptiveField: rf[layer.tensorName])
+        }
+    }
+
+    /// The layer table as aligned text.
+    public func layerTable() -> String {
+        func fmt(_ v: [Double]) -> String {
+            let s = v.map { $0 == $0.rounded() ? String(Int($0)) : String(format: "%.2f", $0) }
+            return s.count == 2 && s[0] == s[1] ? s[0] : s.joined(separator: "×")
+        }
+        var rows = [["#", "layer", "op", "output", "params", "kernel/stride", "rf size", "rf jump", "rf offset"]]
+        for s in layerSummaries() {
+            let ks = s.kernel.map { k in "\(k.map(String.init).joined(separator: "×"))/\(s.stride!.map(String.init).joined(separator: "×"))" } ?? ""
+            rows.append([
+                "#\(s.index)", s.name, s.op, s.shape.map(String.init).joined(separator: "×"), s.parameters > 0 ? String(s.parameters) : "",
+                ks, s.receptiveField.map { fmt($0.size) } ?? "", s.receptiveField.map { fmt($0.jump) } ?? "",
+                s.receptiveField.map { fmt($0.offset) } ?? "",
+            ])
+        }
+        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
+        let lines = rows.map { r in
+            r.enumerated().map { c, v in v.padding(toLength: widths[c], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        let total = graph.initializers.values.reduce(0) { $0 + $1.count }
+        return "\(path)\ninput \(graph.inputName) \(graph.inputShape), opset \(graph.opsetVersion), \(graph.layers.count) layers, \(total) parameters\n\n"
+            + lines.joined(separator: "\n")
+    }
+}
+
+/// One class prediction.
+public struct Prediction: Sendable, Codable, Equatable {
+    /// 1-based rank.
+    public var rank: Int
+    /// Class index.
+    public var index: Int
+    /// Class name (`class N` when the model has no labels).
+    public var label: String
+    /// Probability (softmax of the logits unless the model ends in Softmax).
+    public var probability: Float
+}
+
+extension Model {
+    /// The top-`k` classes of a forward run, from the first graph output.
+    /// - Throws: ``ConvLensError`` when the output is not a vector of class scores.
+    public func classify(_ trace: Trace, top k: Int = 5) throws -> [Prediction] {
+        guard let name = graph.outputNames.first, let out = trace.values[name] else {
+            throw ConvLensError(.unsupportedFeature, file: path, "the model has no output")
+        }
+        let classes = out.count / max(1, graph.inputShape[0])
+        guard classes > 1, out.shape.dimensions.filter({ $0 > 1 }).count == 1 else {
+            throw ConvLensError(.unsupportedFeature, file: path, "the output \(out.shape) is not a vector of class scores")
+        }
+        let endsInSoftmax = graph.nodes.last.map { if case .softmax = $0.op { return true } else { return false } } ?? false
+        let probs = endsInSoftmax ? out.scalars : Normalization.softmax(out.reshaped([1, classes]), axis: 1).scalars
+        let order = probs.indices.sorted { probs[$0] != probs[$1] ? probs[$0] > probs[$1] : $0 < $1 }
+        return order.prefix(k).enumerated().map { r, i in
+            Prediction(rank: r + 1, index: i, label: i < labels.count ? labels[i] : "class \(i)", probability: probs[i])
+        }
+    }
+}

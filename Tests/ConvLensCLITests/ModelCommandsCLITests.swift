@@ -1,0 +1,85 @@
+import ConvLens
+import Foundation
+import TestSupport
+import XCTest
+
+final class ModelCommandsCLITests: XCTestCase {
+    private let se = fixture("forward/squeeze_excitation")
+
+    func testActivationsByNodeNameTensorNameAndRowWriteTheExactTensor() throws {
+        let expected = try NPY.read(se + "/out_7.npy") // the Mul of the SE block (fixture from ONNX Runtime)
+        for query in ["se/excite", "excited", "#7"] {
+            let out = try temporaryDirectory(self)
+            let r = try runCLI(["activations", "--model", se + "/model.onnx", "--image", se + "/input.npy", "--layer", query, "--out", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let manifest = try JSONSerialization.jsonObject(with: try AtomicFile.read(out + "/manifest.json")) as! [String: Any]
+            let outputs = manifest["outputs"] as! [[String: Any]]
+            let entry = outputs.first { $0["kind"] as? String == "activation" }!
+            XCTAssertEqual(entry["layer"] as? String, "se/excite")
+            XCTAssertEqual(entry["layer_query"] as? String, query)
+            XCTAssertEqual(manifest["command"] as? String, "activations")
+            XCTAssertEqual((manifest["model"] as? [String: Any])?["sha256"] as? String,
+                           SHA256.hex(try AtomicFile.read(se + "/model.onnx")))
+            let t = try NPY.read(out + "/" + (entry["npy"] as! String))
+            assertClose(t, expected, tolerance: 1e-4, query)
+        }
+    }
+
+    func testInspectAndClassifyOnTheBundledModel() throws {
+        let inspect = try runCLI(["inspect", "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as! [String: Any]
+        let layers = json["layers"] as! [[String: Any]]
+        XCTAssertEqual(layers.count, 100)
+        XCTAssertEqual(layers[0]["name"] as? String, "/features/features.0/features.0.0/Conv")
+        let rf = layers[0]["receptive_field"] as! [String: Any]
+        XCTAssertEqual(rf["size"] as? [Double], [3, 3])
+
+        let classify = try runCLI(["classify", "--json"])
+        XCTAssertEqual(classify.status, 0, classify.stderr)
+        let top = try JSONSerialization.jsonObject(with: Data(classify.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(top.count, 5)
+        // The bundled photograph is a cat: ImageNet classes 281–285 are the domestic cats.
+        XCTAssertTrue((281...285).contains(top[0]["index"] as! Int), "\(top[0])")
+    }
+
+    func testBadModelsExit2WithOneLineAndNoOutput() throws {
+        let bad = fixture("forward/bad")
+        let cases: [(String, String)] = [
+            ("truncated.onnx", "not a valid ONNX model"), ("random.onnx", "not a valid ONNX model"),
+            ("unsupported_op.onnx", "weird_node"), ("initializer_size_mismatch.onnx", "needs"),
+            ("overflow_shape.onnx", "shape"), ("external_escape.onnx", "leaves the model's folder"),
+        ]
+        for (file, cause) in cases {
+            let out = try temporaryDirectory(self) + "/out"
+            let r = try runCLI(["activations", "--model", bad + "/" + file, "--image", se + "/input.npy", "--layer", "#0", "--out", out])
+            assertBadInput(r, mentioning: cause)
+            XCTAssertTrue(r.stderr.contains(file), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(file): no output folder")
+        }
+    }
+
+    func testWrongInputShapeUnknownLayerAndBadArguments() throws {
+        let out = try temporaryDirectory(self) + "/out"
+        let wrong = try runCLI(["activations", "--model", se + "/model.onnx", "--image", fixture("forward/bad/wrong_input.npy"), "--layer", "#0", "--out", out])
+        assertBadInput(wrong, mentioning: "wrong_input.npy")
+        let unknown = try runCLI(["activations", "--model", se + "/model.onnx", "--image", se + "/input.npy", "--layer", "se/excit", "--out", out])
+        assertBadInput(unknown, mentioning: "nearest: 'se/excite'")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let usage = try runCLI(["activations", "--out", out])
+        XCTAssertEqual(usage.status, 64, usage.stderr)
+        let badMean = try runCLI(["classify", "--mean", "a,b"])
+        XCTAssertEqual(badMean.status, 64, badMean.stderr)
+    }
+
+    func testDemoPrintsTableTop5AndWritesManifests() throws {
+        let out = try temporaryDirectory(self) + "/demo"
+        let r = try runCLI(["demo", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("#0   /features/features.0/features.0.0/Conv"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("cat"), r.stdout)
+        for step in ["classify", "activations"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/\(step)/manifest.json"), step)
+        }
+    }
+}
