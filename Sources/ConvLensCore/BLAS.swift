@@ -2,12 +2,29 @@ internal import COpenBLAS
 
 /// The one place ConvLens calls OpenBLAS (DESIGN.md §2 "Rules of the house").
 enum BLAS {
-    /// Sets OpenBLAS's thread count once, before the first call, so BLAS never runs more threads than
-    /// there are cores. `CONVLENS_THREADS` overrides the core count.
+    /// OpenBLAS runs single-threaded: ConvLens splits work across ``Parallelism/threadCount`` threads
+    /// itself (output columns of a convolution, channels, seeds), so the two never oversubscribe the
+    /// cores, and small products avoid OpenBLAS's spin-waiting threads.
     static let configured: Bool = {
-        openblas_set_num_threads(Int32(Parallelism.threadCount))
+        openblas_set_num_threads(1)
         return true
     }()
+
+    /// `C = A·B` (row-major, no transposes) with the columns of B and C split across threads.
+    static func sgemmParallelColumns(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let parts = Parallelism.chunks(n, minimum: 64)
+        if parts.count <= 1 || m * n * k < 1 << 18 {
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+            return
+        }
+        let pa = SendableConstPointer(a), pb = SendableConstPointer(b), pc = SendablePointer(c)
+        Parallelism.forEach(parts.count) { i in
+            let r = parts[i]
+            sgemm(m: m, n: r.count, k: k, a: pa.pointer, lda: lda, b: pb.pointer + r.lowerBound, ldb: ldb,
+                  c: pc.pointer + r.lowerBound, ldc: ldc)
+        }
+    }
 
     /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, all row-major.
     /// - Parameters:
@@ -54,6 +71,6 @@ public enum MatrixMultiply {
         return c
     }
 
-    /// The number of threads OpenBLAS uses (never more than ``Parallelism/threadCount``).
+    /// The number of threads OpenBLAS uses (1: ConvLens parallelizes above it).
     public static var blasThreadCount: Int { BLAS.threadCount }
 }

@@ -68,11 +68,11 @@ public enum Convolution {
                                 let a = wt.baseAddress! + grp * outPerGroup * kSize
                                 let c = dst.baseAddress! + (b * cOut + grp * outPerGroup) * outPlane
                                 if isPointwise {
-                                    BLAS.sgemm(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: inBase, ldb: outPlane, c: c, ldc: outPlane)
+                                    BLAS.sgemmParallelColumns(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: inBase, ldb: outPlane, c: c, ldc: outPlane)
                                 } else {
                                     columns.withUnsafeMutableBufferPointer { col in
                                         im2col(inBase, channels: cPerGroup, height: h, width: w, kh: kh, kw: kw, geometry: g, oh: oh, ow: ow, into: col.baseAddress!)
-                                        BLAS.sgemm(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: col.baseAddress!, ldb: outPlane, c: c, ldc: outPlane)
+                                        BLAS.sgemmParallelColumns(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: col.baseAddress!, ldb: outPlane, c: c, ldc: outPlane)
                                     }
                                 }
                             }
@@ -156,34 +156,52 @@ public enum Convolution {
         }
     }
 
-    /// Direct convolution for layers with one input and one output channel per group.
+    /// Direct convolution for layers with one input and one output channel per group, parallel over
+    /// channels; output rows and columns whose window lies inside the input skip the bounds checks.
     static func depthwise(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
         let n = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3]
         let kh = weight.shape[2], kw = weight.shape[3]
         let oh = out.shape[2], ow = out.shape[3]
         let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
         let pt = g.pads[0], pl = g.pads[1]
+        // Output columns [x0, x1) have their whole window inside the input.
+        let x0 = min(ow, (pl + sw - 1) / sw)
+        let last = w - 1 - (kw - 1) * dw + pl
+        let x1 = last < 0 ? x0 : max(x0, min(ow, last / sw + 1))
         input.scalars.withUnsafeBufferPointer { src in
             weight.scalars.withUnsafeBufferPointer { wt in
                 out.scalars.withUnsafeMutableBufferPointer { dst in
-                    for b in 0..<n {
-                        for ch in 0..<c {
-                            let x = src.baseAddress! + (b * c + ch) * h * w
-                            let k = wt.baseAddress! + ch * kh * kw
-                            let y = dst.baseAddress! + (b * c + ch) * oh * ow
-                            for oy in 0..<oh {
-                                for ox in 0..<ow {
-                                    var acc: Float = 0
-                                    for i in 0..<kh {
-                                        let iy = oy * sh - pt + i * dh
-                                        if iy < 0 || iy >= h { continue }
-                                        let row = x + iy * w
-                                        for j in 0..<kw {
-                                            let ix = ox * sw - pl + j * dw
-                                            if ix >= 0 && ix < w { acc += k[i * kw + j] * row[ix] }
-                                        }
+                    let ps = SendableConstPointer(src.baseAddress!), pw = SendableConstPointer(wt.baseAddress!)
+                    let pd = SendablePointer(dst.baseAddress!)
+                    Parallelism.forEach(n * c) { plane in
+                        let ch = plane % c
+                        let x = ps.pointer + plane * h * w
+                        let k = pw.pointer + ch * kh * kw
+                        let y = pd.pointer + plane * oh * ow
+                        for oy in 0..<oh {
+                            let row = y + oy * ow
+                            row.update(repeating: 0, count: ow)
+                            for i in 0..<kh {
+                                let iy = oy * sh - pt + i * dh
+                                if iy < 0 || iy >= h { continue }
+                                let inRow = x + iy * w
+                                for j in 0..<kw {
+                                    let kv = k[i * kw + j]
+                                    let shift = j * dw - pl
+                                    for ox in 0..<x0 {
+                                        let ix = ox * sw + shift
+                                        if ix >= 0 && ix < w { row[ox] += kv * inRow[ix] }
                                     }
-                                    y[oy * ow + ox] = acc
+                                    if sw == 1 {
+                                        let base = inRow + shift
+                                        for ox in x0..<x1 { row[ox] += kv * base[ox] }
+                                    } else {
+                                        for ox in x0..<x1 { row[ox] += kv * inRow[ox * sw + shift] }
+                                    }
+                                    for ox in x1..<ow {
+                                        let ix = ox * sw + shift
+                                        if ix >= 0 && ix < w { row[ox] += kv * inRow[ix] }
+                                    }
                                 }
                             }
                         }

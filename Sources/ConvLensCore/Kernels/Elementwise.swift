@@ -35,7 +35,16 @@ public enum Activation: Sendable, Hashable {
     public func apply(_ t: Tensor) -> Tensor {
         var out = t
         out.scalars.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count { p[i] = self(p[i]) }
+            // The case is decided once, outside the element loop.
+            switch self {
+            case .relu:
+                for i in 0..<p.count { p[i] = Swift.max(p[i], 0) }
+            case .clip(let lo, let hi):
+                let l = lo ?? -.infinity, h = hi ?? .infinity
+                for i in 0..<p.count { p[i] = Swift.min(Swift.max(p[i], l), h) }
+            default:
+                for i in 0..<p.count { p[i] = self(p[i]) }
+            }
         }
         return out
     }
