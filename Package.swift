@@ -25,10 +25,11 @@ let package = Package(
             name: "ConvLensGraph",
             dependencies: ["ConvLensCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["ONNX/Generated/README.md"]),
+        .target(name: "ConvLensProjection", dependencies: ["ConvLensCore", "ConvLensGraph"]),
         .target(name: "ConvLensExport", dependencies: ["ConvLensCore"]),
         .target(
             name: "ConvLens",
-            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensExport"],
+            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport"],
             resources: [.copy("Resources")]),
         .executableTarget(
             name: "convlens",
@@ -38,6 +39,7 @@ let package = Package(
         .testTarget(name: "ConvLensCoreTests", dependencies: ["ConvLensCore", "TestSupport"]),
         .testTarget(name: "ConvLensImagingTests", dependencies: ["ConvLensImaging", "TestSupport"]),
         .testTarget(name: "ConvLensGraphTests", dependencies: ["ConvLens", "TestSupport"]),
+        .testTarget(name: "ConvLensProjectionTests", dependencies: ["ConvLens", "TestSupport"]),
         .testTarget(name: "ConvLensCLITests", dependencies: ["ConvLens", "TestSupport"]),
     ]
 )
