@@ -26,7 +26,10 @@ let package = Package(
             dependencies: ["ConvLensCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["ONNX/Generated/README.md"]),
         .target(name: "ConvLensProjection", dependencies: ["ConvLensCore", "ConvLensGraph"]),
-        .target(name: "ConvLensExport", dependencies: ["ConvLensCore"]),
+        .target(
+            name: "ConvLensExport",
+            dependencies: ["ConvLensCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["TensorBoard/Generated/README.md", "TensorBoard/Generated/event.proto"]),
         .target(
             name: "ConvLens",
             dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport"],
@@ -35,9 +38,10 @@ let package = Package(
             name: "convlens",
             dependencies: ["ConvLens", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        .target(name: "TestSupport", dependencies: ["ConvLensCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ConvLensCore", "ConvLensImaging"], path: "Tests/TestSupport"),
         .testTarget(name: "ConvLensCoreTests", dependencies: ["ConvLensCore", "TestSupport"]),
         .testTarget(name: "ConvLensImagingTests", dependencies: ["ConvLensImaging", "TestSupport"]),
+        .testTarget(name: "ConvLensExportTests", dependencies: ["ConvLensExport", "TestSupport"]),
         .testTarget(name: "ConvLensGraphTests", dependencies: ["ConvLens", "TestSupport"]),
         .testTarget(name: "ConvLensProjectionTests", dependencies: ["ConvLens", "TestSupport"]),
         .testTarget(name: "ConvLensCLITests", dependencies: ["ConvLens", "TestSupport"]),

@@ -1,6 +1,7 @@
 import ConvLensCore
 import ConvLensExport
 import ConvLensGraph
+import ConvLensImaging
 import Foundation
 
 /// File-name-safe form of a layer name: `/features/features.3/Conv` → `features_features.3_Conv`.
@@ -20,18 +21,35 @@ extension Model {
     }
 
     /// Writes the activation tensors of the queried layers as `.npy` (NCHW float32, exactly the
-    /// forward values) into `directory`, with `manifest.json`.
+    /// forward values, `kind: "activation"`), optionally their grids (`kind: "activation-grid"`)
+    /// and overlays (`kind: "overlay"`), into `directory` with `manifest.json`.
     /// - Parameters:
     ///   - queries: layer queries (name, tensor name or `#N`), in order.
-    ///   - trace: a forward run of this model.
+    ///   - trace: a forward run of this model on `input`.
+    ///   - grid: draw a grid per layer (PNG + `[H, W, 3]` `.npy` in `[0, 1]`); `nil` for none.
+    ///   - overlay: blend one channel's map onto the input image (with a colour bar).
     ///   - directory: the output folder (created if missing).
     /// - Returns: the manifest written.
-    /// - Throws: ``ConvLensError`` for unknown layers or unwritable output; nothing is written when
-    ///   a query is unknown.
+    /// - Throws: ``ConvLensError`` for unknown layers, channels out of range, an overlay of a layer
+    ///   without spatial maps, or unwritable output; nothing is written when a query or channel
+    ///   is bad.
     @discardableResult
     public func writeActivations(_ queries: [String], trace: Trace, input: ModelInput, to directory: String,
-                                 parameters: [String: JSONValue]) throws -> Manifest {
+                                 parameters: [String: JSONValue], grid: ActivationGridRequest? = nil,
+                                 overlay: OverlayRequest? = nil) throws -> Manifest {
         let layers = try queries.map { try graph.layer(matching: $0) }
+        // Check every channel before writing anything.
+        for (layer, query) in zip(layers, queries) {
+            let geo = ActivationTiles.geometry(of: trace.activation(layer).shape)
+            if let grid { _ = try grid.tiles.selectedChannels(count: geo.channels, layer: layer.name) }
+            if let overlay, overlay.layers?.contains(query) ?? true {
+                _ = try ChannelSelection([overlay.channel]).channels(count: geo.channels, layer: layer.name)
+                guard !geo.isFullyConnected else {
+                    throw ConvLensError(.invalidArgument, file: "--overlay", "layer '\(layer.name)' \(trace.activation(layer).shape) has no spatial map to overlay")
+                }
+            }
+        }
+        let background = try overlay.map { _ in try displayImage(of: input) }
         try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "activations", input: input, parameters: parameters)
         var used: Set<String> = []
@@ -49,6 +67,48 @@ extension Model {
             let r = t.range
             (o.min, o.max) = (r.min, r.max)
             manifest.outputs.append(o)
+
+            let geo = ActivationTiles.geometry(of: t.shape)
+            if let grid {
+                let set = try grid.tiles.tiles(for: t, layer: layer.name)
+                let g = grid.grid(for: geo)
+                let picture = set.render(g, labels: grid.labels)
+                let layout = gridLayout(set, g, labels: grid.labels)
+                try write(picture, stem: "\(stem)-grid", in: directory)
+                var e = Manifest.Output(kind: "activation-grid")
+                e.layer = layer.name
+                e.layerQuery = query
+                e.png = "\(stem)-grid.png"
+                e.npy = "\(stem)-grid.npy"
+                e.shape = [picture.height, picture.width, 3]
+                e.channels = set.channels
+                e.scale = grid.tiles.scale == .global ? "layer" : "tile"
+                e.colormap = grid.tiles.colormap.rawValue
+                e.boost = grid.tiles.boost
+                e.gamma = grid.tiles.gamma
+                (e.min, e.max) = (set.range.min, set.range.max)
+                e.zoom = layout.zoom
+                e.grid = [layout.rows, layout.columns]
+                manifest.outputs.append(e)
+            }
+            if let overlay, let background, overlay.layers?.contains(query) ?? true {
+                let c = overlay.channel
+                let map = ActivationTiles.map(t, channel: c)
+                let range = ValueRange(of: map)
+                let picture = overlay.overlay.render(image: background, map: map, mapWidth: geo.width, mapHeight: geo.height, range: range)
+                try write(picture, stem: "\(stem)-overlay-\(c)", in: directory)
+                var e = Manifest.Output(kind: "overlay")
+                e.layer = layer.name
+                e.layerQuery = query
+                e.channel = c
+                e.png = "\(stem)-overlay-\(c).png"
+                e.npy = "\(stem)-overlay-\(c).npy"
+                e.shape = [picture.height, picture.width, 3]
+                e.scale = "channel"
+                e.colormap = overlay.overlay.colormap.rawValue
+                (e.min, e.max) = (range.min, range.max)
+                manifest.outputs.append(e)
+            }
         }
         try manifest.write(to: directory)
         return manifest

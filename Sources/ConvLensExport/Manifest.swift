@@ -65,12 +65,32 @@ public struct Manifest: Codable, Sendable {
         public var label: String?
         public var probability: Float?
         public var rank: Int?
+        /// Grids and overlays: how values were scaled (`global`, `layer` or `tile`).
+        public var scale: String?
+        /// Filter grids: the view (`rgb`, `pairs`, `input:K`, `norm`, `depthwise`).
+        public var view: String?
+        /// Activation grids and overlays: the colormap.
+        public var colormap: String?
+        /// Activation grids: deep-visualization-toolbox's boost exponent and gamma.
+        public var boost: Float?
+        public var gamma: Float?
+        /// Filter grids (`pairs`, `input:K`): the input channels shown.
+        public var inputChannels: [Int]?
+        /// Grids: the integer magnification of each tile, and `[rows, columns]`.
+        public var zoom: Int?
+        public var grid: [Int]?
+        /// A file that is neither PNG nor `.npy` (a TensorBoard event file), relative to the folder.
+        public var file: String?
+        /// TensorBoard: the summary tags written, and the step.
+        public var tags: [String]?
+        public var step: Int?
 
         public init(kind: String) { self.kind = kind }
 
         enum CodingKeys: String, CodingKey {
             case kind, layer, layerQuery = "layer_query", channel, channels, y, x, activation, rule, seed, display,
                  algorithm, npy, png, shape, min, max, label, probability, rank
+            case scale, view, colormap, boost, gamma, inputChannels = "input_channels", zoom, grid, file, tags, step
         }
     }
 

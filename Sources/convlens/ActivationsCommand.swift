@@ -5,7 +5,7 @@ import Foundation
 struct ActivationsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "activations",
-        abstract: "Write layer activations as .npy (NCHW float32) with manifest.json.")
+        abstract: "Write layer activations as .npy (NCHW float32) and a grid PNG per layer, with manifest.json; --overlay C blends a channel onto the input.")
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var inputOptions: InputOptions
@@ -16,8 +16,15 @@ struct ActivationsCommand: AsyncParsableCommand {
     @Option(help: "Output folder (created if missing).")
     var out: String
 
+    @Option(help: "Also blend channel C's map (bilinear upsampling) onto the input image, with a colour bar.")
+    var overlay: Int?
+
+    @OptionGroup var drawing: ActivationDrawingOptions
+    @OptionGroup var layout: GridLayoutOptions
+
     func validate() throws {
         if layer.isEmpty { throw ValidationError("give at least one --layer") }
+        if let c = overlay, c < 0 { throw ValidationError("--overlay takes a channel index (0 or more)") }
     }
 
     func run() async throws {
@@ -30,9 +37,15 @@ struct ActivationsCommand: AsyncParsableCommand {
             var params = modelOptions.parameters.merging(inputOptions.parameters) { a, _ in a }
             params["layer"] = .array(layer.map { .string($0) })
             params["out"] = .string(out)
-            let manifest = try model.writeActivations(layer, trace: trace, input: input, to: out, parameters: params)
+            params.merge(drawing.parameters) { a, _ in a }
+            params.merge(layout.parameters) { a, _ in a }
+            if let overlay { params["overlay"] = .integer(overlay) }
+            let overlayRequest = overlay.map { OverlayRequest(channel: $0, overlay: Overlay(colormap: drawing.colormap ?? .viridis)) }
+            let manifest = try model.writeActivations(layer, trace: trace, input: input, to: out, parameters: params,
+                                                      grid: drawing.request(scale: inputOptions.gridScale, layout: layout),
+                                                      overlay: overlayRequest)
             for o in manifest.outputs {
-                print("\(o.layer ?? "")  \(o.shape ?? [])  → \(out)/\(o.npy ?? "")")
+                print("\(o.kind)  \(o.layer ?? "")  \(o.shape ?? [])  → \(out)/\(o.png ?? o.npy ?? "")")
             }
         }
     }

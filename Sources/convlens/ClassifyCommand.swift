@@ -21,6 +21,7 @@ struct ClassifyCommand: AsyncParsableCommand {
 
     func validate() throws {
         if top < 1 { throw ValidationError("--top must be at least 1") }
+        if inputOptions.gridScale != nil { throw ValidationError("classify draws no grid: --scale takes a number (the pixel divisor)") }
     }
 
     func run() async throws {
