@@ -10,7 +10,7 @@ DEB_PACKAGES := pkgconf libfftw3-dev libpng-dev libopenblas-dev libturbojpeg0-de
 REF_VENV ?= .venv-ref
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test demo install fixtures model proto clean
+.PHONY: all deps build test tensorboard-check demo install fixtures model proto clean
 
 all: build
 
@@ -36,7 +36,14 @@ test: deps
 	@mkdir -p .build; set -o pipefail; $(SWIFT) test -c release --disable-swift-testing 2>&1 | tee .build/test.log | grep -E "error:|failed|Executed [0-9]+ tests" ; \
 	status=$${PIPESTATUS[0]}; \
 	passed=$$(grep -cE "^Test Case .* passed" .build/test.log); failed=$$(grep -cE "^Test Case .* failed" .build/test.log); \
-	echo "$$passed passed, $$failed failed"; exit $$status
+	echo "$$passed passed, $$failed failed"; [ $$status = 0 ] || exit $$status; \
+	$(MAKE) --no-print-directory tensorboard-check
+
+# Reads event files written by convlens with TensorBoard's own EventAccumulator, in a venv with the
+# pinned tensorboard (created on first use; skipped with a message when PyPI is unreachable).
+tensorboard-check:
+	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
+	@Scripts/tensorboard-check.sh $(BIN)
 
 demo: build
 	$(BIN) demo
@@ -58,10 +65,11 @@ model: $(REF_VENV)/bin/python
 fixtures: $(REF_VENV)/bin/python
 	for g in Tests/ReferenceGenerators/make_*.py; do $(REF_VENV)/bin/python $$g || exit 1; done
 
-# Regenerates the committed swift-protobuf code (needs protoc).
+# Regenerates the committed swift-protobuf code (needs protoc; PROTOC_GEN_SWIFT=path skips building the plugin).
 proto:
 	command -v protoc >/dev/null || apt-get install -y -qq protobuf-compiler
 	Scripts/generate-onnx-proto.sh
+	Scripts/generate-tensorboard-proto.sh
 
 clean:
 	rm -rf .build

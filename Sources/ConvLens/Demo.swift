@@ -1,6 +1,7 @@
 import ConvLensCore
 import ConvLensExport
 import ConvLensGraph
+import ConvLensImaging
 import Foundation
 
 /// The `convlens demo` story on the bundled model and sample image (or the given ones).
@@ -17,8 +18,18 @@ public enum Demo {
         return [first, middle, last].filter { seen.insert($0.name).inserted }
     }
 
-    /// Runs inspect, classify and activations, writing one sub-folder per step under `out`, and
-    /// returns the printable report.
+    /// The first Conv layer of the graph (the demo's filter grid), if any.
+    public static func firstConvolution(_ graph: Graph) -> Layer? {
+        graph.layers.first { layer in
+            if case .conv = graph.nodes[layer.nodeIndex].op, graph.nodes[layer.nodeIndex].inputs.count > 1,
+               graph.initializers[graph.nodes[layer.nodeIndex].inputs[1]]?.rank == 4 { return true }
+            return false
+        }
+    }
+
+    /// Runs inspect, classify, filters, activations (tensors, grids and one overlay) and
+    /// tensorboard, writing one sub-folder per step under `out` (`classify/`, `filters/`,
+    /// `activations/`, `tensorboard/`), and returns the printable report.
     /// - Throws: ``ConvLensError`` for unreadable input or unwritable output.
     public static func run(model modelPath: String?, image: String?, out: String) throws -> String {
         let model = try Model.load(modelPath)
@@ -38,10 +49,37 @@ public enum Demo {
             }
             report.append("")
         }
+        if let conv = firstConvolution(model.graph) {
+            let f = try model.writeFilters(conv.name, request: FilterGridRequest(), to: out + "/filters", parameters: params)
+            report.append("filters of \(conv.name) → \(out)/filters/")
+            for o in f.outputs { report.append("  \(o.png ?? o.npy ?? "")  \(o.shape ?? [])") }
+            report.append("")
+        }
         let layers = demoLayers(model.graph)
-        let m = try model.writeActivations(layers.map(\.name), trace: trace, input: input, to: out + "/activations", parameters: params)
+        // The overlay shows the middle layer's channel with the largest mean activation.
+        var overlay: OverlayRequest? = nil
+        if layers.count > 0 {
+            let middle = layers[layers.count / 2]
+            let t = trace.activation(middle)
+            let geo = ActivationTiles.geometry(of: t.shape)
+            if !geo.isFullyConnected {
+                let means = (0..<geo.channels).map { c in ActivationTiles.map(t, channel: c).reduce(0, +) }
+                let best = means.indices.max { means[$0] < means[$1] } ?? 0
+                overlay = OverlayRequest(channel: best, layers: [middle.name])
+            }
+        }
+        let m = try model.writeActivations(layers.map(\.name), trace: trace, input: input, to: out + "/activations", parameters: params,
+                                           grid: ActivationGridRequest(), overlay: overlay)
         report.append("activations → \(out)/activations/")
-        for o in m.outputs { report.append("  \(o.npy ?? "")  \(o.shape ?? [])  [\(o.min ?? 0), \(o.max ?? 0)]") }
+        for o in m.outputs {
+            report.append("  \(o.png ?? o.npy ?? "")  \(o.shape ?? [])  [\(o.min ?? 0), \(o.max ?? 0)]")
+        }
+        report.append("")
+        let tbLayers = (firstConvolution(model.graph).map { [$0] } ?? []) + layers
+        let (_, eventFile) = try model.writeTensorBoard(TensorBoardRequest(layers: tbLayers.map(\.name)), trace: trace, input: input,
+                                                        logdir: out + "/tensorboard", parameters: params)
+        report.append("TensorBoard event file → \(eventFile)")
+        report.append("  view it with: tensorboard --logdir \(out)/tensorboard")
         return report.joined(separator: "\n")
     }
 }

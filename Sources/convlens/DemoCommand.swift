@@ -5,7 +5,7 @@ import Foundation
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the whole story on the bundled model and image: inspect, classify, activations.")
+        abstract: "Run the whole story on the bundled model and image: inspect, classify, filters, activations with grids and an overlay, TensorBoard.")
 
     @OptionGroup var modelOptions: ModelOptions
 
