@@ -66,8 +66,8 @@ public struct ChannelSelection: Sendable, Hashable, CustomStringConvertible {
             if r.upperBound >= count {
                 let bad = r.lowerBound >= count ? r.lowerBound : count
                 let which = layer.map { "layer '\($0)'" } ?? "the layer"
-                throw ConvLensError(.outOfRange, file: "--channel",
-                                    "channel \(bad) is out of range: \(which) has \(count) channel\(count == 1 ? "" : "s") (0-\(count - 1))")
+                let has = count == 0 ? "has no channels" : "has \(count) channel\(count == 1 ? "" : "s") (0-\(count - 1))"
+                throw ConvLensError(.outOfRange, file: "--channel", "channel \(bad) is out of range: \(which) \(has)")
             }
             for c in r where seen.insert(c).inserted { out.append(c) }
         }
