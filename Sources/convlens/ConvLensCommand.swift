@@ -8,7 +8,7 @@ struct ConvLensCommand: AsyncParsableCommand {
         commandName: "convlens",
         abstract: "See what convolutional networks see: filters, activations and back-projections.",
         version: convLensVersion,
-        subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, DemoCommand.self])
+        subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, ProjectCommand.self, DemoCommand.self])
 }
 
 /// Runs a command body, mapping ``ConvLensError`` to one line on stderr and exit status 2.
