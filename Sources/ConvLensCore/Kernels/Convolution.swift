@@ -266,6 +266,11 @@ public enum Convolution {
         return out
     }
 
+    /// `⌈a / b⌉` for any sign of `a` and positive `b`.
+    @inline(__always) static func ceilDiv(_ a: Int, _ b: Int) -> Int {
+        a >= 0 ? (a + b - 1) / b : -((-a) / b)
+    }
+
     /// Transposed convolution for one input and one output channel per group, parallel over planes:
     /// each input pixel scatters its kernel-weighted value into the output.
     static func transposedDepthwise(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
@@ -288,11 +293,18 @@ public enum Convolution {
                                 let oy = iy * sh - pt + i * dh
                                 if oy < 0 || oy >= oh { continue }
                                 let row = y + oy * ow
+                                let inRow = x + iy * w
                                 for j in 0..<kw {
                                     let kv = k[i * kw + j]
-                                    for ix in 0..<w {
-                                        let ox = ix * sw - pl + j * dw
-                                        if ox >= 0 && ox < ow { row[ox] += kv * x[iy * w + ix] }
+                                    let shift = j * dw - pl
+                                    // ix with 0 ≤ ix·sw + shift < ow, found once per tap (no branch inside).
+                                    let lo = max(0, ceilDiv(-shift, sw)), hi = min(w, ceilDiv(ow - shift, sw))
+                                    if lo >= hi { continue }
+                                    if sw == 1 {
+                                        let dst = row + shift
+                                        for ix in lo..<hi { dst[ix] += kv * inRow[ix] }
+                                    } else {
+                                        for ix in lo..<hi { row[ix * sw + shift] += kv * inRow[ix] }
                                     }
                                 }
                             }
