@@ -10,8 +10,8 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> Model { try Model.load(model) }
 }
 
-/// `--image` and the preprocessing overrides.
-struct InputOptions: ParsableArguments {
+/// `--image` and the preprocessing overrides other than the centre crop.
+struct PreprocessingFlags: ParsableArguments {
     @Option(help: "Input: PNG or JPEG (preprocessed), or .npy holding the exact input tensor (default: the bundled photograph).")
     var image: String?
 
@@ -34,9 +34,6 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Resize the shorter side to N pixels.")
     var resize: Int?
 
-    @Option(help: "Centre-crop N×N pixels.")
-    var crop: Int?
-
     @Flag(help: "The model expects BGR channel order.")
     var bgr = false
 
@@ -50,47 +47,83 @@ struct InputOptions: ParsableArguments {
         }
         if let s = pixelScale, !(s > 0) { throw ValidationError("--scale must be positive") }
         if let r = resize, r <= 0 { throw ValidationError("--resize must be positive") }
-        if let c = crop, c <= 0 { throw ValidationError("--crop must be positive") }
     }
 
     static func floats(_ s: String) -> [Float]? {
         let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
         return v.isEmpty || v.contains(where: { $0 == nil }) ? nil : v.map { $0! }
     }
+}
 
+/// An input and its preprocessing, with the centre crop spelled by the conforming type.
+protocol InputSource {
+    var flags: PreprocessingFlags { get }
+    var centerCrop: Int? { get }
+}
+
+extension InputSource {
     /// The model's preprocessing with the flags applied.
     func preprocessing(for model: Model) -> Preprocessing {
         var p = model.preprocessing
-        if let m = mean.flatMap(Self.floats) { p.mean = m }
-        if let s = std.flatMap(Self.floats) { p.std = s }
-        if let s = pixelScale { p.scale = s }
-        if let r = resize { p.resize = r }
-        if let c = crop { p.crop = (c, c) }
-        if bgr { p.channelOrder = .bgr }
+        if let m = flags.mean.flatMap(PreprocessingFlags.floats) { p.mean = m }
+        if let s = flags.std.flatMap(PreprocessingFlags.floats) { p.std = s }
+        if let s = flags.pixelScale { p.scale = s }
+        if let r = flags.resize { p.resize = r }
+        if let c = centerCrop { p.crop = (c, c) }
+        if flags.bgr { p.channelOrder = .bgr }
         return p
     }
 
+    /// The grid scaling given with `--scale layer|tile`, if any.
+    var gridScale: TileScale? { flags.gridScale }
+
     func load(for model: Model) throws -> ModelInput {
-        try model.input(from: image, preprocessing: preprocessing(for: model))
+        try model.input(from: flags.image, preprocessing: preprocessing(for: model))
     }
 
     /// The options as manifest parameters.
     var parameters: [String: JSONValue] {
         var p: [String: JSONValue] = [:]
-        if let image { p["image"] = .string(image) }
-        if let mean { p["mean"] = .string(mean) }
-        if let std { p["std"] = .string(std) }
-        let scales: [JSONValue] = scale.map {
+        if let v = flags.image { p["image"] = .string(v) }
+        if let v = flags.mean { p["mean"] = .string(v) }
+        if let v = flags.std { p["std"] = .string(v) }
+        let scales: [JSONValue] = flags.scale.map {
             switch $0 {
             case .divisor(let d): .number(Double(d))
             case .grid(let g): .string(g == .global ? "layer" : "tile")
             }
         }
         if scales.count == 1 { p["scale"] = scales[0] } else if !scales.isEmpty { p["scale"] = .array(scales) }
-        if let resize { p["resize"] = .integer(resize) }
-        if let crop { p["crop"] = .integer(crop) }
-        if bgr { p["bgr"] = .bool(true) }
+        if let v = flags.resize { p["resize"] = .integer(v) }
+        if let v = centerCrop { p["crop"] = .integer(v) }
+        if flags.bgr { p["bgr"] = .bool(true) }
         return p
+    }
+}
+
+/// The common input options: `--image`, the preprocessing overrides and `--crop N` (alias
+/// `--center-crop N`).
+struct InputOptions: ParsableArguments, InputSource {
+    @OptionGroup var flags: PreprocessingFlags
+
+    @Option(name: [.customLong("crop"), .customLong("center-crop")], help: "Centre-crop N×N pixels.")
+    var centerCrop: Int?
+
+    func validate() throws {
+        if let c = centerCrop, c <= 0 { throw ValidationError("--crop must be positive") }
+    }
+}
+
+/// The input options of commands whose `--crop` is the receptive-field crop (`project`, `compare`):
+/// the centre crop is spelled `--center-crop N`.
+struct FieldCropInputOptions: ParsableArguments, InputSource {
+    @OptionGroup var flags: PreprocessingFlags
+
+    @Option(name: .customLong("center-crop"), help: "Centre-crop N×N pixels (preprocessing).")
+    var centerCrop: Int?
+
+    func validate() throws {
+        if let c = centerCrop, c <= 0 { throw ValidationError("--center-crop must be positive") }
     }
 }
 

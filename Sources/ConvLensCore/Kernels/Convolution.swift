@@ -228,23 +228,34 @@ public enum Convolution {
         let (oh, ow) = outputSize
         var out = Tensor(shape: [n, cOut, oh, ow])
         let kSize = outPerGroup * kh * kw
-        var columns = [Float](repeating: 0, count: kSize * h * w)
+        if inPerGroup == 1 && outPerGroup == 1 {
+            transposedDepthwise(input, weight: weight, geometry: g, out: &out)
+            if let bias { addBias(&out, bias) }
+            return out
+        }
         input.scalars.withUnsafeBufferPointer { src in
             weight.scalars.withUnsafeBufferPointer { wt in
                 out.scalars.withUnsafeMutableBufferPointer { dst in
-                    columns.withUnsafeMutableBufferPointer { col in
-                        for b in 0..<n {
-                            for grp in 0..<g.groups {
-                                let x = src.baseAddress! + (b * cIn + grp * inPerGroup) * h * w
-                                let a = wt.baseAddress! + grp * inPerGroup * kSize
-                                // col[kSize × HW] = Aᵀ[kSize × inPerGroup] · x[inPerGroup × HW]
-                                BLAS.sgemm(transA: true, m: kSize, n: h * w, k: inPerGroup, a: a, lda: kSize,
-                                           b: x, ldb: h * w, c: col.baseAddress!, ldc: h * w)
-                                // The transposed conv's output is the conv's input: col2im with the
-                                // roles of (H, W) and (oh, ow) swapped.
-                                col2im(col.baseAddress!, channels: outPerGroup, height: oh, width: ow, kh: kh, kw: kw,
-                                       geometry: g, oh: h, ow: w,
-                                       into: dst.baseAddress! + (b * cOut + grp * outPerGroup) * oh * ow)
+                    let ps = SendableConstPointer(src.baseAddress!), pw = SendableConstPointer(wt.baseAddress!)
+                    let pd = SendablePointer(dst.baseAddress!)
+                    // Batch items (seeds, in back-projection) run in parallel, each with its own columns.
+                    let parts = Parallelism.chunks(n)
+                    Parallelism.forEach(parts.count) { part in
+                        var columns = [Float](repeating: 0, count: kSize * h * w)
+                        columns.withUnsafeMutableBufferPointer { col in
+                            for b in parts[part] {
+                                for grp in 0..<g.groups {
+                                    let x = ps.pointer + (b * cIn + grp * inPerGroup) * h * w
+                                    let a = pw.pointer + grp * inPerGroup * kSize
+                                    // col[kSize × HW] = Aᵀ[kSize × inPerGroup] · x[inPerGroup × HW]
+                                    BLAS.sgemm(transA: true, m: kSize, n: h * w, k: inPerGroup, a: a, lda: kSize,
+                                               b: x, ldb: h * w, c: col.baseAddress!, ldc: h * w)
+                                    // The transposed conv's output is the conv's input: col2im with the
+                                    // roles of (H, W) and (oh, ow) swapped.
+                                    col2im(col.baseAddress!, channels: outPerGroup, height: oh, width: ow, kh: kh, kw: kw,
+                                           geometry: g, oh: h, ow: w,
+                                           into: pd.pointer + (b * cOut + grp * outPerGroup) * oh * ow)
+                                }
                             }
                         }
                     }
@@ -253,5 +264,54 @@ public enum Convolution {
         }
         if let bias { addBias(&out, bias) }
         return out
+    }
+
+    /// `⌈a / b⌉` for any sign of `a` and positive `b`.
+    @inline(__always) static func ceilDiv(_ a: Int, _ b: Int) -> Int {
+        a >= 0 ? (a + b - 1) / b : -((-a) / b)
+    }
+
+    /// Transposed convolution for one input and one output channel per group, parallel over planes:
+    /// each input pixel scatters its kernel-weighted value into the output.
+    static func transposedDepthwise(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
+        let planes = input.shape[0] * input.shape[1], c = input.shape[1], h = input.shape[2], w = input.shape[3]
+        let kh = weight.shape[2], kw = weight.shape[3]
+        let oh = out.shape[2], ow = out.shape[3]
+        let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
+        let pt = g.pads[0], pl = g.pads[1]
+        input.scalars.withUnsafeBufferPointer { src in
+            weight.scalars.withUnsafeBufferPointer { wt in
+                out.scalars.withUnsafeMutableBufferPointer { dst in
+                    let ps = SendableConstPointer(src.baseAddress!), pw = SendableConstPointer(wt.baseAddress!)
+                    let pd = SendablePointer(dst.baseAddress!)
+                    Parallelism.forEach(planes) { plane in
+                        let x = ps.pointer + plane * h * w
+                        let k = pw.pointer + (plane % c) * kh * kw
+                        let y = pd.pointer + plane * oh * ow
+                        for iy in 0..<h {
+                            for i in 0..<kh {
+                                let oy = iy * sh - pt + i * dh
+                                if oy < 0 || oy >= oh { continue }
+                                let row = y + oy * ow
+                                let inRow = x + iy * w
+                                for j in 0..<kw {
+                                    let kv = k[i * kw + j]
+                                    let shift = j * dw - pl
+                                    // ix with 0 ≤ ix·sw + shift < ow, found once per tap (no branch inside).
+                                    let lo = max(0, ceilDiv(-shift, sw)), hi = min(w, ceilDiv(ow - shift, sw))
+                                    if lo >= hi { continue }
+                                    if sw == 1 {
+                                        let dst = row + shift
+                                        for ix in lo..<hi { dst[ix] += kv * inRow[ix] }
+                                    } else {
+                                        for ix in lo..<hi { row[ix * sw + shift] += kv * inRow[ix] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

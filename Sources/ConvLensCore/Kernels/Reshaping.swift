@@ -132,21 +132,77 @@ public enum Reshaping {
     public static func pad(_ x: Tensor, pads: [Int], mode: PadMode, value: Float) -> Tensor {
         let dims = x.shape.dimensions, r = dims.count
         let outDims = (0..<r).map { dims[$0] + pads[$0] + pads[$0 + r] }
-        return gather(x, outDims: outDims, fill: value) { axis, i in
-            let d = dims[axis]
-            var s = i - pads[axis]
-            switch mode {
-            case .constant:
-                return s
-            case .edge:
-                return min(max(s, 0), d - 1)
-            case .reflect:
-                if d == 1 { return 0 }
-                let period = 2 * (d - 1)
-                s = ((s % period) + period) % period
-                return s < d ? s : period - s
+        return gather(x, outDims: outDims, fill: value) { axis, i in padSource(axis, i, dims: dims, pads: pads, mode: mode) }
+    }
+
+    /// The input index that padded index `i` along `axis` reads (negative: the constant).
+    static func padSource(_ axis: Int, _ i: Int, dims: [Int], pads: [Int], mode: PadMode) -> Int {
+        let d = dims[axis]
+        var s = i - pads[axis]
+        switch mode {
+        case .constant:
+            return s
+        case .edge:
+            return min(max(s, 0), d - 1)
+        case .reflect:
+            if d == 1 { return 0 }
+            let period = 2 * (d - 1)
+            s = ((s % period) + period) % period
+            return s < d ? s : period - s
+        }
+    }
+
+    /// The adjoint of ``pad(_:pads:mode:value:)``: each padded element's gradient is added to the
+    /// input element it copied.
+    public static func padBackward(_ g: Tensor, inputShape: Shape, pads: [Int], mode: PadMode) -> Tensor {
+        let dims = inputShape.dimensions
+        return scatterAdd(g, into: inputShape) { axis, i in padSource(axis, i, dims: dims, pads: pads, mode: mode) }
+    }
+
+    /// The adjoint of ``slice(_:starts:ends:axes:steps:)``.
+    public static func sliceBackward(_ g: Tensor, inputShape: Shape, starts: [Int], ends: [Int], axes: [Int], steps: [Int]) -> Tensor {
+        let dims = inputShape.dimensions
+        var first = [Int](repeating: 0, count: dims.count)
+        var step = [Int](repeating: 1, count: dims.count)
+        for (i, axis) in axes.enumerated() {
+            let r = sliceRange(start: starts[i], end: ends[i], step: steps[i], dim: dims[axis])
+            first[axis] = r.first; step[axis] = r.step
+        }
+        return scatterAdd(g, into: inputShape) { axis, i in first[axis] + i * step[axis] }
+    }
+
+    /// The adjoint of ``gather(_:outDims:fill:source:)``: adds each element of `g` into the input
+    /// element it was read from.
+    static func scatterAdd(_ g: Tensor, into shape: Shape, source: (Int, Int) -> Int) -> Tensor {
+        let dims = shape.dimensions, strides = shape.strides, r = dims.count
+        let outDims = g.shape.dimensions
+        let maps: [[Int]] = (0..<r).map { axis in
+            (0..<outDims[axis]).map { i in
+                let s = source(axis, i)
+                return s < 0 || s >= dims[axis] ? -1 : s * strides[axis]
             }
         }
+        var out = [Float](repeating: 0, count: shape.count)
+        guard g.count > 0 else { return Tensor(shape: shape, scalars: out) }
+        var index = [Int](repeating: 0, count: r)
+        for v in g.scalars {
+            var offset = 0
+            var inside = true
+            for axis in 0..<r {
+                let m = maps[axis][index[axis]]
+                if m < 0 { inside = false; break }
+                offset += m
+            }
+            if inside { out[offset] += v }
+            var axis = r - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < outDims[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return Tensor(shape: shape, scalars: out)
     }
 
     /// Mean over `axes` (non-negative, sorted); `keepDims` keeps them as size 1.
@@ -206,6 +262,45 @@ public enum Reshaping {
         }
     }
 
+    /// Per output index along one axis: the two input indices and the weight of the second.
+    static func resizeTaps(_ outLen: Int, _ inLen: Int, _ scale: Double, linear: Bool,
+                           transform: CoordinateTransform, nearest: NearestMode) -> [(Int, Int, Float)] {
+        (0..<outLen).map { o in
+            let s = transform.source(o, scale: scale, inSize: inLen, outSize: outLen)
+            if linear {
+                let sc = min(max(s, 0), Double(inLen - 1))
+                let i0 = Int(sc.rounded(.down)), i1 = min(i0 + 1, inLen - 1)
+                return (i0, i1, Float(sc - Double(i0)))
+            }
+            let i = min(max(nearest.pick(s), 0), inLen - 1)
+            return (i, i, 0)
+        }
+    }
+
+    /// The adjoint of ``resize2D(_:outSize:scales:linear:transform:nearest:)``.
+    public static func resize2DBackward(_ g: Tensor, inputShape: Shape, scales: (Double, Double), linear: Bool,
+                                        transform: CoordinateTransform, nearest: NearestMode) -> Tensor {
+        let planes = g.shape[0] * g.shape[1], h = inputShape[2], w = inputShape[3]
+        let oh = g.shape[2], ow = g.shape[3]
+        let ty = resizeTaps(oh, h, scales.0, linear: linear, transform: transform, nearest: nearest)
+        let tx = resizeTaps(ow, w, scales.1, linear: linear, transform: transform, nearest: nearest)
+        var out = Tensor(shape: Shape([g.shape[0], g.shape[1], h, w]))
+        for p in 0..<planes {
+            for oy in 0..<oh {
+                let (y0, y1, fy) = ty[oy]
+                for ox in 0..<ow {
+                    let (x0, x1, fx) = tx[ox]
+                    let v = g.scalars[p * oh * ow + oy * ow + ox]
+                    out.scalars[p * h * w + y0 * w + x0] += v * (1 - fy) * (1 - fx)
+                    out.scalars[p * h * w + y0 * w + x1] += v * (1 - fy) * fx
+                    out.scalars[p * h * w + y1 * w + x0] += v * fy * (1 - fx)
+                    out.scalars[p * h * w + y1 * w + x1] += v * fy * fx
+                }
+            }
+        }
+        return out
+    }
+
     /// ONNX `Resize` on the two spatial axes of `[N, C, H, W]`, nearest or (bi)linear.
     /// - Parameters:
     ///   - outSize: `(H_out, W_out)`.
@@ -215,19 +310,8 @@ public enum Reshaping {
                                 transform: CoordinateTransform, nearest: NearestMode) -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (oh, ow) = outSize
-        func axisTaps(_ outLen: Int, _ inLen: Int, _ scale: Double) -> [(Int, Int, Float)] {
-            (0..<outLen).map { o in
-                let s = transform.source(o, scale: scale, inSize: inLen, outSize: outLen)
-                if linear {
-                    let sc = min(max(s, 0), Double(inLen - 1))
-                    let i0 = Int(sc.rounded(.down)), i1 = min(i0 + 1, inLen - 1)
-                    return (i0, i1, Float(sc - Double(i0)))
-                }
-                let i = min(max(nearest.pick(s), 0), inLen - 1)
-                return (i, i, 0)
-            }
-        }
-        let ty = axisTaps(oh, h, scales.0), tx = axisTaps(ow, w, scales.1)
+        let ty = resizeTaps(oh, h, scales.0, linear: linear, transform: transform, nearest: nearest)
+        let tx = resizeTaps(ow, w, scales.1, linear: linear, transform: transform, nearest: nearest)
         return Tensor(shape: [n, c, oh, ow]) { out in
             x.scalars.withUnsafeBufferPointer { src in
                 for p in 0..<(n * c) {

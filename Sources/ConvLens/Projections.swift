@@ -1,0 +1,143 @@
+import ConvLensCore
+import ConvLensExport
+import ConvLensGraph
+import ConvLensImaging
+import ConvLensProjection
+import Foundation
+
+/// What `convlens project` computes: seeds at one layer, rules, and how to show the results.
+public struct ProjectionRequest: Sendable {
+    /// The layer query (name, tensor name or `#N`).
+    public var layer: String
+    /// The channels to seed; `nil` means every channel of the layer.
+    public var channels: [Int]?
+    /// `unit` (default) or `map` seeds.
+    public var seedKind: SeedKind = .unit
+    /// The unit position in layer-map coordinates; `nil` means each channel's argmax.
+    public var at: (y: Int, x: Int)?
+    /// The rule sets to run, in order.
+    public var rules: [ProjectionRule] = [.deconvnet]
+    /// How PNGs are rendered.
+    public var display = Display(mode: .raw)
+    /// Crop each projection to the unit's receptive field (zero-padded outside the image).
+    public var crop = false
+    /// How LRN layers pass the signal.
+    public var lrn: LRNMode = .gradient
+
+    /// The kind of seed.
+    public enum SeedKind: String, Sendable, CaseIterable {
+        case unit, map
+    }
+
+    public init(layer: String) { self.layer = layer }
+
+    /// The seeds for a layer with `channelCount` channels.
+    public func seeds(channelCount: Int) -> [Seed] {
+        (channels ?? Array(0..<channelCount)).map { c in
+            switch seedKind {
+            case .unit: return .unit(channel: c, y: at?.y, x: at?.x)
+            case .map: return .map(channel: c)
+            }
+        }
+    }
+}
+
+extension Graph {
+    /// The receptive-field box of unit `(y, x)` of a layer in input pixels: `(top, left, height,
+    /// width)`; it may extend past the image (DESIGN.md §1 "crop").
+    public func fieldBox(_ layer: Layer, y: Int, x: Int) -> (top: Int, left: Int, height: Int, width: Int) {
+        let rf = receptiveFields()[layer.tensorName] ?? .pixel
+        let (cy, cx) = rf.center(y: y, x: x)
+        let h = Int(rf.size[0].rounded(.up)), w = Int(rf.size[1].rounded(.up))
+        return (Int((cy - Double(h - 1) / 2).rounded(.down)), Int((cx - Double(w - 1) / 2).rounded(.down)), h, w)
+    }
+}
+
+/// The `[1, C, H, W]` tensor cropped to a box that may extend past it (zeros outside).
+public func cropped(_ t: Tensor, top: Int, left: Int, height: Int, width: Int) -> Tensor {
+    let h = t.shape[2], w = t.shape[3]
+    let pads = [0, 0, max(0, -top), max(0, -left), 0, 0, max(0, top + height - h), max(0, left + width - w)]
+    let padded = Reshaping.pad(t, pads: pads, mode: .constant, value: 0)
+    let y0 = top + pads[2], x0 = left + pads[3]
+    return Reshaping.slice(padded, starts: [y0, x0], ends: [y0 + height, x0 + width], axes: [2, 3], steps: [1, 1])
+}
+
+extension Model {
+    /// Runs a projection request and writes, per seed and rule, the projection as `.npy`
+    /// (`[1, C, H, W]` float32 in the model's normalized input space, or the field crop) and a PNG,
+    /// with `manifest.json`.
+    /// - Parameters:
+    ///   - request: layer, channels, seeds, rules, display, crop.
+    ///   - trace: a forward run of this model on `input`.
+    ///   - directory: the output folder (created if missing).
+    ///   - parameters: the options to record.
+    ///   - progress: called with (done, total) seeds×rules.
+    /// - Returns: the manifest written and the projections.
+    /// - Throws: ``ConvLensError`` (unknown layer, channel or position out of range, …) before
+    ///   anything is written.
+    @discardableResult
+    public func writeProjections(_ request: ProjectionRequest, trace: Trace, input: ModelInput, to directory: String,
+                                 parameters: [String: JSONValue], progress: ((Int, Int) -> Void)? = nil) throws -> (Manifest, [Projection]) {
+        let layer = try graph.layer(matching: request.layer)
+        let channelCount = layer.shape.rank >= 2 ? layer.shape[1] : 0
+        let seeds = request.seeds(channelCount: channelCount)
+        // Validate every seed before any work or output.
+        let act = trace.activation(layer)
+        for s in seeds { _ = try s.resolve(in: act, layer: layer.name) }
+        var projector = Projector(trace: trace)
+        projector.lrn = request.lrn
+        var all: [Projection] = []
+        let total = seeds.count * request.rules.count
+        for (k, rule) in request.rules.enumerated() {
+            all += try projector.project(layer: layer, seeds: seeds, rule: rule) { done, _ in
+                progress?(k * seeds.count + done, total)
+            }
+        }
+        try AtomicFile.makeDirectory(directory)
+        var manifest = try self.manifest(command: "project", input: input, parameters: parameters)
+        let stem = fileStem(forLayer: layer.name)
+        var display = request.display
+        display.bgr = preprocessing.channelOrder == .bgr
+        for p in all {
+            var t = p.tensor
+            var name = "\(stem)_c\(p.seed.channel)"
+            if let y = p.seed.y, let x = p.seed.x, case .unit = p.seed.seed { name += "_y\(y)_x\(x)" }
+            if case .map = p.seed.seed { name += "_map" }
+            name += "_\(p.rule.rawValue)"
+            if request.crop, layer.shape.rank == 4 {
+                let (y, x) = try cropCenter(p.seed, activation: act)
+                let box = graph.fieldBox(layer, y: y, x: x)
+                t = cropped(t, top: box.top, left: box.left, height: box.height, width: box.width)
+                name += "_crop"
+            }
+            try NPY.write(t, to: "\(directory)/\(name).npy")
+            try display.render(t).writePNG(to: "\(directory)/\(name).png")
+            var o = Manifest.Output(kind: "projection")
+            o.layer = layer.name
+            o.layerQuery = request.layer
+            o.channel = p.seed.channel
+            o.y = p.seed.y
+            o.x = p.seed.x
+            o.activation = p.seed.activation
+            o.rule = p.rule.rawValue
+            o.seed = p.seed.seed.kind
+            o.display = display.mode.rawValue
+            o.algorithm = "gemm"
+            o.npy = "\(name).npy"
+            o.png = "\(name).png"
+            o.shape = t.shape.dimensions
+            let r = t.range
+            (o.min, o.max) = (r.min, r.max)
+            manifest.outputs.append(o)
+        }
+        try manifest.write(to: directory)
+        return (manifest, all)
+    }
+
+    /// The unit a crop centres on: the seed's position, or the channel's argmax for map seeds.
+    private func cropCenter(_ seed: ResolvedSeed, activation: Tensor) throws -> (Int, Int) {
+        if let y = seed.y, let x = seed.x { return (y, x) }
+        let r = try Seed.unit(channel: seed.channel).resolve(in: activation, layer: "")
+        return (r.y ?? 0, r.x ?? 0)
+    }
+}

@@ -1,0 +1,71 @@
+import ConvLens
+import Foundation
+import TestSupport
+import XCTest
+
+final class ProjectCLITests: XCTestCase {
+    private let model = fixture("forward/squeeze_excitation/model.onnx")
+    private let input = fixture("forward/squeeze_excitation/input.npy")
+
+    func testProjectWritesEveryRuleWithManifest() throws {
+        let out = try temporaryDirectory(self) + "/p"
+        let r = try runCLI(["project", "--model", model, "--image", input, "--layer", "se/excite", "--channel", "1,3-4",
+                            "--rule", "all", "--display", "norm", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let manifest = try JSONSerialization.jsonObject(with: try AtomicFile.read(out + "/manifest.json")) as! [String: Any]
+        let outputs = (manifest["outputs"] as! [[String: Any]]).filter { $0["kind"] as? String == "projection" }
+        XCTAssertEqual(outputs.count, 9)
+        XCTAssertEqual(Set(outputs.compactMap { $0["rule"] as? String }), ["deconvnet", "guided", "backprop"])
+        XCTAssertEqual(Set(outputs.compactMap { $0["channel"] as? Int }), [1, 3, 4])
+        for o in outputs {
+            let t = try NPY.read(out + "/" + (o["npy"] as! String))
+            XCTAssertEqual(t.shape, [1, 8, 9, 9])
+            let png = try Image.read(out + "/" + (o["png"] as! String))
+            XCTAssertEqual([png.width, png.height], [9, 9])
+            XCTAssertEqual(o["seed"] as? String, "unit")
+            XCTAssertNotNil(o["y"])
+        }
+    }
+
+    func testCropGivesTheReceptiveFieldSize() throws {
+        let out = try temporaryDirectory(self) + "/p"
+        // se/relu follows one 3×3 conv: a 3×3 field.
+        let r = try runCLI(["project", "--model", model, "--image", input, "--layer", "se/relu", "--channel", "0",
+                            "--at", "0,0", "--crop", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let manifest = try JSONSerialization.jsonObject(with: try AtomicFile.read(out + "/manifest.json")) as! [String: Any]
+        let o = (manifest["outputs"] as! [[String: Any]])[0]
+        XCTAssertEqual(o["shape"] as? [Int], [1, 8, 3, 3])
+        let t = try NPY.read(out + "/" + (o["npy"] as! String))
+        // Unit (0, 0) centres at pixel (0, 0): the first row and column of the crop lie outside the image.
+        for c in 0..<8 { for k in 0..<3 { XCTAssertEqual(t[0, c, 0, k], 0); XCTAssertEqual(t[0, c, k, 0], 0) } }
+    }
+
+    func testBadSeedsExit2AndWriteNothing() throws {
+        let out = try temporaryDirectory(self) + "/p"
+        let cases: [([String], String)] = [
+            (["--layer", "se/excite", "--channel", "8"], "channel 8 is out of range"),
+            (["--layer", "se/excite", "--channel", "0", "--at", "9,0"], "--at"),
+            (["--layer", "nope", "--channel", "0"], "no layer named 'nope'"),
+        ]
+        for (args, cause) in cases {
+            let r = try runCLI(["project", "--model", model, "--image", input, "--out", out] + args)
+            assertBadInput(r, mentioning: cause)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(args)")
+        }
+        // --at on a fully connected layer.
+        let vgg = fixture("forward/vgg_lrn_bn")
+        let fc = try runCLI(["project", "--model", vgg + "/model.onnx", "--image", vgg + "/input.npy", "--layer", "/fc/Gemm",
+                             "--channel", "0", "--at", "0,0", "--out", out])
+        assertBadInput(fc, mentioning: "fully connected")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        // A class logit projects fine without --at.
+        let logit = try runCLI(["project", "--model", vgg + "/model.onnx", "--image", vgg + "/input.npy", "--layer", "/fc/Gemm",
+                                "--channel", "0", "--rule", "guided", "--out", out])
+        XCTAssertEqual(logit.status, 0, logit.stderr)
+        let usage = try runCLI(["project", "--layer", "se/excite", "--out", out])
+        XCTAssertEqual(usage.status, 64)
+        let badAt = try runCLI(["project", "--layer", "x", "--channel", "0", "--at", "1", "--out", out])
+        XCTAssertEqual(badAt.status, 64)
+    }
+}

@@ -1,0 +1,92 @@
+import ConvLens
+import Foundation
+import TestSupport
+import XCTest
+
+/// Projections against PyTorch float64 autograd with the rule table as custom functions,
+/// cross-checked with Captum (Tests/ReferenceGenerators/make_projection_fixtures.py).
+final class ProjectionReferenceTests: XCTestCase {
+    struct Expected: Decodable {
+        struct Ref: Decodable {
+            var layer: String
+            var tensor: String
+            var seed: String
+            var channel: Int
+            var y: Int?
+            var x: Int?
+            var position: String?
+            var activation: Float?
+            var rule: String
+            var file: String
+        }
+        var model: String
+        var input: String
+        var projections: [Ref]
+        var lrn: String?
+    }
+
+    static func cases() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: fixture("projection")).sorted()
+    }
+
+    func testEveryFixtureMatches() throws {
+        let cases = try Self.cases()
+        XCTAssertFalse(cases.isEmpty)
+        for name in cases { try check(name) }
+    }
+
+    private func check(_ name: String) throws {
+        let dir = fixture("projection/\(name)")
+        let e = try JSONDecoder().decode(Expected.self, from: try AtomicFile.read(dir + "/expected.json"))
+        let modelPath = e.model == "bundled:mobilenetv2" ? try BundledResources.path(BundledResources.defaultModel) : fixture(e.model)
+        let graph = try Graph.load(onnx: modelPath)
+        let trace = try graph.run(try NPY.read(dir + "/" + e.input))
+        var projector = Projector(trace: trace)
+        projector.lrn = e.lrn == "passthrough" ? .passthrough : .gradient
+        // Group references by (layer, rule) so each group runs as one batch.
+        var groups: [String: [Expected.Ref]] = [:]
+        for r in e.projections { groups["\(r.tensor)|\(r.rule)", default: []].append(r) }
+        for (_, refs) in groups.sorted(by: { $0.key < $1.key }) {
+            let layer = try graph.layer(matching: refs[0].tensor)
+            XCTAssertEqual(layer.name, refs[0].layer, "\(name): canonical name")
+            let seeds: [Seed] = refs.map { r in
+                if r.seed == "map" { return .map(channel: r.channel) }
+                // Argmax seeds use the default position, so ConvLens's own argmax is tested too.
+                if r.position == "argmax" { return .unit(channel: r.channel) }
+                return .unit(channel: r.channel, y: r.y, x: r.x)
+            }
+            let rule = ProjectionRule(rawValue: refs[0].rule)!
+            let got = try projector.project(layer: layer, seeds: seeds, rule: rule)
+            for (p, r) in zip(got, refs) {
+                if r.seed == "unit", let y = r.y, let x = r.x {
+                    XCTAssertEqual(p.seed.y, y, "\(name) \(r.file): argmax row")
+                    XCTAssertEqual(p.seed.x, x, "\(name) \(r.file): argmax column")
+                }
+                if let a = r.activation, r.seed == "unit" {
+                    XCTAssertEqual(p.seed.activation, a, accuracy: 1e-4 * max(1, abs(a)), "\(name) \(r.file)")
+                }
+                assertClose(p.tensor, try NPY.read(dir + "/" + r.file), tolerance: 1e-4, "\(name) \(r.file) \(r.layer) \(r.seed) c\(r.channel) \(r.rule)")
+            }
+        }
+    }
+
+    func testBatchEqualsLoop() throws {
+        let graph = try Graph.load(onnx: try BundledResources.path(BundledResources.defaultModel))
+        let input = try Model(path: graph.source, graph: graph).input(from: nil)
+        let trace = try graph.run(input.tensor)
+        let layer = try graph.layer(matching: "/features/features.6/Add")
+        let seeds = (0..<16).map { Seed.unit(channel: $0) }
+        for rule in ProjectionRule.allCases {
+            let batch = try Projector(trace: trace).project(layer: layer, seeds: seeds, rule: rule)
+            for (i, s) in seeds.enumerated() {
+                let single = try Projector(trace: trace).project(layer: layer, seeds: [s], rule: rule)[0]
+                assertClose(batch[i].tensor, single.tensor, tolerance: 1e-6, "\(rule) seed \(i)")
+            }
+            // A small memory budget forces chunks; results must not change.
+            var chunked = Projector(trace: trace)
+            chunked.memoryBudget = 1
+            let c = try chunked.project(layer: layer, seeds: seeds, rule: rule)
+            for i in 0..<seeds.count { assertClose(c[i].tensor, batch[i].tensor, tolerance: 1e-6) }
+        }
+    }
+}
