@@ -64,8 +64,9 @@ public func cropped(_ t: Tensor, top: Int, left: Int, height: Int, width: Int) -
 
 extension Model {
     /// Runs a projection request and writes, per seed and rule, the projection as `.npy`
-    /// (`[1, C, H, W]` float32 in the model's normalized input space, or the field crop) and a PNG,
-    /// with `manifest.json`.
+    /// (`[1, C, H, W]` float32 in the model's normalized input space, or the field crop; NHWC models'
+    /// projections are transposed to NCHW) and a PNG, one labelled grid per rule when there are
+    /// several seeds, and `manifest.json`.
     /// - Parameters:
     ///   - request: layer, channels, seeds, rules, display, crop.
     ///   - trace: a forward run of this model on `input`.
@@ -97,9 +98,10 @@ extension Model {
         var manifest = try self.manifest(command: "project", input: input, parameters: parameters)
         let stem = fileStem(forLayer: layer.name)
         var display = request.display
-        display.bgr = preprocessing.channelOrder == .bgr
+        display.bgr = (input.preprocessing ?? preprocessing).channelOrder == .bgr
+        var tiles: [ProjectionRule: [(Int, Image)]] = [:]
         for p in all {
-            var t = p.tensor
+            var t = nchw(p.tensor)
             var name = "\(stem)_c\(p.seed.channel)"
             if let y = p.seed.y, let x = p.seed.x, case .unit = p.seed.seed { name += "_y\(y)_x\(x)" }
             if case .map = p.seed.seed { name += "_map" }
@@ -111,7 +113,9 @@ extension Model {
                 name += "_crop"
             }
             try NPY.write(t, to: "\(directory)/\(name).npy")
-            try display.render(t).writePNG(to: "\(directory)/\(name).png")
+            let picture = display.render(t)
+            try picture.writePNG(to: "\(directory)/\(name).png")
+            tiles[p.rule, default: []].append((p.seed.channel, picture))
             var o = Manifest.Output(kind: "projection")
             o.layer = layer.name
             o.layerQuery = request.layer
@@ -130,8 +134,34 @@ extension Model {
             (o.min, o.max) = (r.min, r.max)
             manifest.outputs.append(o)
         }
+        // With several seeds, one grid per rule (labelled by channel).
+        for rule in request.rules where (tiles[rule]?.count ?? 0) > 1 {
+            let items = tiles[rule]!
+            let grid = Grid().render(items.map(\.1), labels: items.map { String($0.0) })
+            let name = "\(stem)_\(rule.rawValue)_grid"
+            try NPY.write(grid.unitTensor(), to: "\(directory)/\(name).npy")
+            try grid.writePNG(to: "\(directory)/\(name).png")
+            var o = Manifest.Output(kind: "projection-grid")
+            o.layer = layer.name
+            o.layerQuery = request.layer
+            o.channels = items.map(\.0)
+            o.rule = rule.rawValue
+            o.seed = request.seedKind.rawValue
+            o.display = display.mode.rawValue
+            o.algorithm = "gemm"
+            o.npy = "\(name).npy"
+            o.png = "\(name).png"
+            o.shape = [grid.height, grid.width, 3]
+            (o.min, o.max) = (0, 1)
+            manifest.outputs.append(o)
+        }
         try manifest.write(to: directory)
         return (manifest, all)
+    }
+
+    /// A projection in NCHW layout (models with an NHWC input, as tf2onnx exports, are transposed).
+    public func nchw(_ t: Tensor) -> Tensor {
+        inputIsNHWC ? Reshaping.transpose(t, perm: [0, 3, 1, 2]) : t
     }
 
     /// The unit a crop centres on: the seed's position, or the channel's argmax for map seeds.

@@ -55,6 +55,8 @@ struct ProjectCommand: AsyncParsableCommand {
         if let at, Self.position(at) == nil { throw ValidationError("--at must be Y,X with non-negative integers, got '\(at)'") }
         if at != nil && seed == .map { throw ValidationError("--at applies to unit seeds") }
         if !(0..<100).contains(outlierPercent) { throw ValidationError("--outlier-percent must be in [0, 100)") }
+        if inputOptions.gridScale != nil { throw ValidationError("--scale layer|tile does not apply to project (each projection has its own scale)") }
+        if let channel, (try? ChannelSelection(parsing: channel)) == nil { throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel)'") }
     }
 
     static func position(_ s: String) -> (y: Int, x: Int)? {
@@ -69,7 +71,7 @@ struct ProjectCommand: AsyncParsableCommand {
             var request = ProjectionRequest(layer: layer)
             let l = try model.graph.layer(matching: layer)
             if let channel {
-                request.channels = try ChannelList.parse(channel, channelCount: l.shape.rank >= 2 ? l.shape[1] : 0, layer: l.name)
+                request.channels = try ChannelSelection(parsing: channel).channels(count: l.shape.rank >= 2 ? l.shape[1] : 0, layer: l.name)
             }
             request.seedKind = seed
             request.at = at.flatMap(Self.position)

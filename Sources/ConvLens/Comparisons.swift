@@ -1,0 +1,149 @@
+import ConvLensCore
+import ConvLensExport
+import ConvLensGraph
+import ConvLensImaging
+import ConvLensProjection
+import Foundation
+
+/// What `convlens compare` draws: one panel per unit with its direct view and its three
+/// projections side by side.
+public struct ComparisonRequest: Sendable {
+    /// The layer query.
+    public var layer: String
+    /// The channels; `nil` means every channel.
+    public var channels: [Int]?
+    /// The unit position; `nil` means each channel's argmax.
+    public var at: (y: Int, x: Int)?
+    /// How the projections are rendered (`norm` by default: the clearest single-scale view).
+    public var display = Display(mode: .norm)
+    /// How LRN layers pass the signal.
+    public var lrn: LRNMode = .gradient
+    /// The height of every tile in pixels.
+    public var tileSize = 128
+
+    public init(layer: String) { self.layer = layer }
+}
+
+extension Model {
+    /// Writes one comparison panel per unit and a page of all panels (`kind: "panel"`).
+    ///
+    /// A panel holds, left to right: the input with the unit's receptive-field box, the input cropped
+    /// to that field, the channel's activation map blended on the input, and the deconvnet, guided
+    /// and backprop projections cropped to the field (fully connected units: whole images, no box).
+    /// - Throws: ``ConvLensError`` for an unknown layer, channel or position before anything is
+    ///   written.
+    @discardableResult
+    public func writeComparisons(_ request: ComparisonRequest, trace: Trace, input: ModelInput, to directory: String,
+                                 parameters: [String: JSONValue], progress: ((Int, Int) -> Void)? = nil) throws -> Manifest {
+        let layer = try graph.layer(matching: request.layer)
+        let act = trace.activation(layer)
+        let count = layer.shape.rank >= 2 ? layer.shape[1] : 0
+        let channels = request.channels ?? Array(0..<count)
+        let seeds = channels.map { Seed.unit(channel: $0, y: request.at?.y, x: request.at?.x) }
+        let resolved = try seeds.map { try $0.resolve(in: act, layer: layer.name) }
+        var projector = Projector(trace: trace)
+        projector.lrn = request.lrn
+        var byRule: [[Projection]] = []
+        for (k, rule) in ProjectionRule.allCases.enumerated() {
+            byRule.append(try projector.project(layer: layer, seeds: seeds, rule: rule) { done, _ in
+                progress?(k * seeds.count + done, 3 * seeds.count)
+            })
+        }
+        try AtomicFile.makeDirectory(directory)
+        var manifest = try self.manifest(command: "compare", input: input, parameters: parameters)
+        var display = request.display
+        display.bgr = (input.preprocessing ?? preprocessing).channelOrder == .bgr
+        let inputImage = try displayImage(of: input).rgb()
+        let stem = fileStem(forLayer: layer.name)
+        var panels: [Image] = []
+        for (i, seed) in resolved.enumerated() {
+            let panel = try comparisonPanel(layer: layer, seed: seed, activation: act, inputImage: inputImage, input: input,
+                                            projections: byRule.map { $0[i].tensor }, display: display, tile: request.tileSize)
+            panels.append(panel)
+            let name = "\(stem)_c\(seed.channel)_panel"
+            try NPY.write(panel.unitTensor(), to: "\(directory)/\(name).npy")
+            try panel.writePNG(to: "\(directory)/\(name).png")
+            var o = Manifest.Output(kind: "panel")
+            o.layer = layer.name
+            o.layerQuery = request.layer
+            o.channel = seed.channel
+            o.y = seed.y
+            o.x = seed.x
+            o.activation = seed.activation
+            o.seed = "unit"
+            o.display = display.mode.rawValue
+            o.algorithm = "gemm"
+            o.npy = "\(name).npy"
+            o.png = "\(name).png"
+            o.shape = [panel.height, panel.width, 3]
+            manifest.outputs.append(o)
+        }
+        if panels.count > 1 {
+            let page = Canvas.vertical(panels, spacing: 6, background: .white)
+            let name = "\(stem)_page"
+            try NPY.write(page.unitTensor(), to: "\(directory)/\(name).npy")
+            try page.writePNG(to: "\(directory)/\(name).png")
+            var o = Manifest.Output(kind: "panel")
+            o.layer = layer.name
+            o.layerQuery = request.layer
+            o.channels = resolved.map(\.channel)
+            o.display = display.mode.rawValue
+            o.npy = "\(name).npy"
+            o.png = "\(name).png"
+            o.shape = [page.height, page.width, 3]
+            manifest.outputs.append(o)
+        }
+        try manifest.write(to: directory)
+        return manifest
+    }
+
+    /// One labelled panel.
+    private func comparisonPanel(layer: Layer, seed: ResolvedSeed, activation: Tensor, inputImage: Image, input: ModelInput,
+                                 projections: [Tensor], display: Display, tile: Int) throws -> Image {
+        func fit(_ image: Image) -> Image {
+            let w = max(1, Int((Double(tile) * Double(image.width) / Double(image.height)).rounded()))
+            if image.height <= tile / 2, tile % image.height == 0, w == image.width * (tile / image.height) {
+                return image.zoomed(by: tile / image.height)
+            }
+            return image.resized(width: w, height: tile)
+        }
+        var tiles: [(String, Image)] = []
+        let crops: (Tensor) -> Tensor
+        if let y = seed.y, let x = seed.x, layer.shape.rank == 4 {
+            let box = graph.fieldBox(layer, y: y, x: x)
+            crops = { cropped($0, top: box.top, left: box.left, height: box.height, width: box.width) }
+            var context = Canvas(inputImage)
+            let scale = Double(tile) / Double(inputImage.height)
+            let line = max(1, Int((1 / scale).rounded()))
+            context.stroke(Rect(x: box.left, y: box.top, width: box.width, height: box.height), .red, lineWidth: line)
+            tiles.append(("INPUT", fit(context.image)))
+            let inputCrop = crops(nchw(input.tensor))
+            let cropInput = ModelInput(path: input.path, tensor: inputIsNHWC ? Reshaping.transpose(inputCrop, perm: [0, 2, 3, 1]) : inputCrop,
+                                       preprocessing: input.preprocessing)
+            tiles.append(("FIELD", fit(try displayImage(of: cropInput).rgb())))
+            let map = activation.plane(c: seed.channel)
+            let overlay = Overlay(colormap: .viridis, opacity: 0.5, legend: false)
+                .render(image: inputImage, map: map, mapWidth: layer.shape[3], mapHeight: layer.shape[2])
+            tiles.append(("ACTIVATION", fit(overlay)))
+        } else {
+            crops = { $0 }
+            tiles.append(("INPUT", fit(inputImage)))
+        }
+        for (rule, p) in zip(ProjectionRule.allCases, projections) {
+            tiles.append((rule.rawValue.uppercased(), fit(display.render(crops(nchw(p))))))
+        }
+        let font = BitmapFont.standard
+        let labelled: [Image] = tiles.map { label, image in
+            var band = Canvas(width: image.width, height: font.glyphHeight + 4, background: .white)
+            band.draw(text: label, centeredIn: 0, width: image.width, y: 2)
+            return Canvas.vertical([band.image, image], spacing: 0, background: .white)
+        }
+        let row = Canvas.horizontal(labelled, spacing: 4, background: .white)
+        var title = "\(layer.name)  C\(seed.channel)"
+        if let y = seed.y, let x = seed.x { title += "  (\(y),\(x))" }
+        title += "  A=" + String(format: "%.3g", seed.activation)
+        var header = Canvas(width: row.width, height: font.glyphHeight + 6, background: .white)
+        header.draw(text: title, x: 2, y: 3)
+        return Canvas.vertical([header.image, row], spacing: 0, background: .white)
+    }
+}
