@@ -2,6 +2,7 @@ import ConvLensCore
 import ConvLensExport
 import ConvLensGraph
 import ConvLensImaging
+import ConvLensProjection
 import Foundation
 
 /// The `convlens demo` story on the bundled model and sample image (or the given ones).
@@ -27,9 +28,22 @@ public enum Demo {
         }
     }
 
-    /// Runs inspect, classify, filters, activations (tensors, grids and one overlay) and
-    /// tensorboard, writing one sub-folder per step under `out` (`classify/`, `filters/`,
-    /// `activations/`, `tensorboard/`), and returns the printable report.
+    /// The `count` strongest channels of a 4-D activation: the largest maximum first, ties broken by
+    /// the larger mean, then the lower index.
+    public static func strongestChannels(_ activation: Tensor, count: Int) -> [Int] {
+        guard activation.rank == 4 else { return Array(0..<min(count, activation.shape.dimensions.last ?? 0)) }
+        let scores = (0..<activation.shape[1]).map { c -> (Float, Float) in
+            let p = activation.plane(c: c)
+            return (p.max() ?? 0, p.reduce(0, +) / Float(max(1, p.count)))
+        }
+        return scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.prefix(count).map { $0 }
+    }
+
+    /// Runs inspect, classify, filters, activations (tensors, grids and one overlay), tensorboard,
+    /// projections of the strongest units of three layers with all three rules, and comparison
+    /// panels, writing one sub-folder per step under `out` (`classify/`, `filters/`,
+    /// `activations/`, `tensorboard/`, `projections/<layer>/`, `compare/<layer>/`), and returns the
+    /// printable report.
     /// - Throws: ``ConvLensError`` for unreadable input or unwritable output.
     public static func run(model modelPath: String?, image: String?, out: String) throws -> String {
         let model = try Model.load(modelPath)
@@ -80,6 +94,22 @@ public enum Demo {
                                                         logdir: out + "/tensorboard", parameters: params)
         report.append("TensorBoard event file → \(eventFile)")
         report.append("  view it with: tensorboard --logdir \(out)/tensorboard")
+        report.append("")
+        // Projections and comparison panels of the strongest units of the three layers.
+        for layer in layers {
+            let channels = strongestChannels(trace.activation(layer), count: 4)
+            var request = ProjectionRequest(layer: layer.name)
+            request.channels = channels
+            request.rules = ProjectionRule.allCases
+            request.display = Display(mode: .norm)
+            let stem = fileStem(forLayer: layer.name)
+            let (pm, _) = try model.writeProjections(request, trace: trace, input: input, to: "\(out)/projections/\(stem)", parameters: params)
+            report.append("projections of \(layer.name), channels \(channels.map(String.init).joined(separator: ",")) → \(out)/projections/\(stem)/ (\(pm.outputs.count) files)")
+            var compare = ComparisonRequest(layer: layer.name)
+            compare.channels = Array(channels.prefix(3))
+            try model.writeComparisons(compare, trace: trace, input: input, to: "\(out)/compare/\(stem)", parameters: params)
+            report.append("  comparison panels → \(out)/compare/\(stem)/\(stem)_page.png")
+        }
         return report.joined(separator: "\n")
     }
 }
