@@ -10,17 +10,7 @@ struct CompareCommand: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var inputOptions: FieldCropInputOptions
 
-    @Option(help: "Layer: canonical name, output tensor name, or #N.")
-    var layer: String
-
-    @Option(help: "Channels: 3, 3,7,12 or 0-15.")
-    var channel: String?
-
-    @Flag(help: "One panel for every channel of the layer.")
-    var allChannels = false
-
-    @Option(help: "Unit position Y,X in the layer's activation map (default: each channel's argmax).")
-    var at: String?
+    @OptionGroup var units: UnitOptions
 
     @Option(help: "Projection rendering: raw, gray, norm, normblur or heat.")
     var display: DisplayMode = .norm
@@ -35,10 +25,6 @@ struct CompareCommand: AsyncParsableCommand {
     var out: String
 
     func validate() throws {
-        if channel == nil && !allChannels { throw ValidationError("give --channel LIST or --all-channels") }
-        if channel != nil && allChannels { throw ValidationError("--channel and --all-channels exclude each other") }
-        if let channel, (try? ChannelSelection(parsing: channel)) == nil { throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel)'") }
-        if let at, ProjectCommand.position(at) == nil { throw ValidationError("--at must be Y,X with non-negative integers, got '\(at)'") }
         if !(16...1024).contains(tileSize) { throw ValidationError("--tile-size must be between 16 and 1024") }
         if inputOptions.gridScale != nil { throw ValidationError("--scale layer|tile does not apply to compare") }
     }
@@ -46,22 +32,17 @@ struct CompareCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let model = try modelOptions.load()
-            let l = try model.graph.layer(matching: layer)
-            var request = ComparisonRequest(layer: layer)
-            if let channel {
-                request.channels = try ChannelSelection(parsing: channel).channels(count: l.shape.rank >= 2 ? l.shape[1] : 0, layer: l.name)
-            }
-            request.at = at.flatMap(ProjectCommand.position)
+            let l = try model.graph.layer(matching: units.layer)
+            var request = ComparisonRequest(layer: units.layer)
+            request.channels = try units.channels(of: l)
+            request.at = units.position
             request.display = Display(mode: display)
             request.lrn = lrn
             request.tileSize = tileSize
             let input = try inputOptions.load(for: model)
             let trace = try model.run(input)
             var params = modelOptions.parameters.merging(inputOptions.parameters) { a, _ in a }
-            params["layer"] = .string(layer)
-            if let channel { params["channel"] = .string(channel) }
-            if allChannels { params["all-channels"] = .bool(true) }
-            if let at { params["at"] = .string(at) }
+            params.merge(units.parameters) { a, _ in a }
             params["display"] = .string(display.rawValue)
             params["lrn"] = .string(lrn.rawValue)
             params["tile-size"] = .integer(tileSize)

@@ -69,3 +69,32 @@ final class ProjectCLITests: XCTestCase {
         XCTAssertEqual(badAt.status, 64)
     }
 }
+
+final class CompareCLITests: XCTestCase {
+    func testPanelsAndPageWithManifest() throws {
+        let out = try temporaryDirectory(self) + "/c"
+        let r = try runCLI(["compare", "--layer", "/features/features.6/Add", "--channel", "0,2", "--tile-size", "64", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let manifest = try JSONSerialization.jsonObject(with: try AtomicFile.read(out + "/manifest.json")) as! [String: Any]
+        let panels = (manifest["outputs"] as! [[String: Any]]).filter { $0["kind"] as? String == "panel" }
+        XCTAssertEqual(panels.count, 3) // two units and the page
+        let unit = panels.first { $0["channel"] as? Int == 0 }!
+        // The argmax of channel 0 on the bundled photograph (the cat's eye), as in the projection fixtures.
+        XCTAssertEqual(unit["y"] as? Int, 11)
+        XCTAssertEqual(unit["x"] as? Int, 7)
+        let png = try Image.read(out + "/" + (unit["png"] as! String))
+        let npy = try NPY.read(out + "/" + (unit["npy"] as! String))
+        XCTAssertEqual(npy.shape, [png.height, png.width, 3])
+        // Six tiles of 64 px with 4 px between them.
+        XCTAssertEqual(png.width, 6 * 64 + 5 * 4)
+        let page = panels.first { $0["channel"] == nil }!
+        XCTAssertEqual(page["channels"] as? [Int], [0, 2])
+    }
+
+    func testBadChannelExit2() throws {
+        let out = try temporaryDirectory(self) + "/c"
+        let r = try runCLI(["compare", "--layer", "/features/features.6/Add", "--channel", "32", "--out", out])
+        assertBadInput(r, mentioning: "channel 32")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+}
