@@ -49,7 +49,7 @@ extension Model {
     /// The layer table as aligned text.
     public func layerTable() -> String {
         func fmt(_ v: [Double]) -> String {
-            let s = v.map { $0 == $0.rounded() ? String(Int($0)) : String(format: "%.2f", $0) }
+            let s = v.map { abs($0) < 1e15 && $0 == $0.rounded() ? String(Int($0)) : String(format: "%.6g", $0) }
             return s.count == 2 && s[0] == s[1] ? s[0] : s.joined(separator: "×")
         }
         var rows = [["#", "layer", "op", "output", "params", "kernel/stride", "rf size", "rf jump", "rf offset"]]
@@ -91,7 +91,7 @@ extension Model {
         guard let name = graph.outputNames.first, let out = trace.values[name] else {
             throw ConvLensError(.unsupportedFeature, file: path, "the model has no output")
         }
-        let classes = out.count / max(1, graph.inputShape[0])
+        let classes = out.count
         guard classes > 1, out.shape.dimensions.filter({ $0 > 1 }).count == 1 else {
             throw ConvLensError(.unsupportedFeature, file: path, "the output \(out.shape) is not a vector of class scores")
         }

@@ -40,8 +40,8 @@ public struct Model: Sendable {
         }
         func int(_ key: String) throws -> Int? {
             guard let s = m[key] else { return nil }
-            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else {
-                throw ConvLensError(.malformedFile, file: path, "metadata \(key) = '\(s)' is not a positive integer")
+            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0, v <= Preprocessing.maximumSize else {
+                throw ConvLensError(.malformedFile, file: path, "metadata \(key) = '\(s)' is not an integer between 1 and \(Preprocessing.maximumSize)")
             }
             return v
         }

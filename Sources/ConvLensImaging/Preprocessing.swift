@@ -40,6 +40,9 @@ public struct Preprocessing: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The largest resize or crop side accepted (16,384 px).
+    public static let maximumSize = 16_384
+
     public static func == (a: Preprocessing, b: Preprocessing) -> Bool {
         a.scale == b.scale && a.mean == b.mean && a.std == b.std && a.resize == b.resize
             && a.cropHeight == b.cropHeight && a.cropWidth == b.cropWidth && a.channelOrder == b.channelOrder
@@ -80,7 +83,9 @@ public struct Preprocessing: Sendable, Equatable, Codable {
         // one scales the image to just cover the crop box.
         let shorter = resize ?? (cropH == cropW ? cropH : nil)
         if let r = shorter {
-            guard r > 0 else { throw ConvLensError(.invalidArgument, file: "resize", "must be positive") }
+            guard r > 0, r <= Preprocessing.maximumSize else {
+                throw ConvLensError(.invalidArgument, file: "resize", "\(r) must be between 1 and \(Preprocessing.maximumSize)")
+            }
             if img.width <= img.height {
                 (newW, newH) = (r, Int(Double(r) * Double(img.height) / Double(img.width)))
             } else {
@@ -90,7 +95,8 @@ public struct Preprocessing: Sendable, Equatable, Codable {
             let s = max(Double(cropW) / Double(img.width), Double(cropH) / Double(img.height))
             (newW, newH) = (max(cropW, Int((Double(img.width) * s).rounded())), max(cropH, Int((Double(img.height) * s).rounded())))
         }
-        guard newW >= cropW, newH >= cropH else {
+        guard newW >= cropW, newH >= cropH, newW <= Preprocessing.maximumSize * 8, newH <= Preprocessing.maximumSize * 8,
+              newW * newH <= Image.maximumPixelCount else {
             throw ConvLensError(.invalidArgument, file: "resize", "the image resized to \(newW)×\(newH) is smaller than the \(cropW)×\(cropH) crop")
         }
         img = img.resized8(width: newW, height: newH)

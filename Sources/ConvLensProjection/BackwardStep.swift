@@ -187,9 +187,12 @@ struct BackwardStep {
                 }
                 start += size
             }
-        case .split(let axis, _):
-            let parts = zip(outGrads, node.outputs).map { og, name in
-                og ?? Tensor(shape: Shape([seeds] + (graph.shapes[name] ?? inShape).dimensions))
+        case .split(let axis, let sizes):
+            let parts = zip(outGrads, sizes).map { og, size -> Tensor in
+                if let og { return og }
+                var d = inShape.dimensions
+                d[axis] = size
+                return Tensor(shape: Shape([seeds] + d))
             }
             result[0] = Reshaping.concat(parts, axis: axis + 1)
         case .slice(let starts, let ends, let axes, let steps):

@@ -79,7 +79,8 @@ public struct Projector: Sendable {
         let d = activation.shape.dimensions
         for (i, r) in seeds.enumerated() {
             if d.count == 2 {
-                s[i * n + r.channel] = 1
+                // A unit seed is 1; a map seed is the unit's own value (d(½a²)/dx).
+                s[i * n + r.channel] = r.seed.kind == "map" ? activation.scalars[r.channel] : 1
             } else if let y = r.y, let x = r.x {
                 s[i * n + (r.channel * d[2] + y) * d[3] + x] = 1
             } else {

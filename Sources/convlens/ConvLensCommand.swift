@@ -17,7 +17,9 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as ConvLensError {
-        FileHandle.standardError.write(Data("convlens: \(error.description)\n".utf8))
+        // One line, whatever the names in the message contain.
+        let line = error.description.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+        FileHandle.standardError.write(Data("convlens: \(line)\n".utf8))
         throw ExitCode(2)
     } catch let error as ExitCode {
         throw error

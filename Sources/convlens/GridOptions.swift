@@ -19,8 +19,8 @@ struct GridLayoutOptions: ParsableArguments {
     var labels = false
 
     func validate() throws {
-        if pad < 0 { throw ValidationError("--pad must not be negative") }
-        if let z = zoom, z < 1 { throw ValidationError("--zoom must be at least 1, got \(z)") }
+        if !(0...256).contains(pad) { throw ValidationError("--pad must be between 0 and 256") }
+        if let z = zoom, !(1...64).contains(z) { throw ValidationError("--zoom must be between 1 and 64, got \(z)") }
         if let m = maxTiles, m < 1 { throw ValidationError("--max-tiles must be at least 1") }
     }
 

@@ -46,7 +46,7 @@ struct PreprocessingFlags: ParsableArguments {
             throw ValidationError("--scale takes at most one number and one of layer|tile")
         }
         if let s = pixelScale, !(s > 0) { throw ValidationError("--scale must be positive") }
-        if let r = resize, r <= 0 { throw ValidationError("--resize must be positive") }
+        if let r = resize, !(1...Preprocessing.maximumSize).contains(r) { throw ValidationError("--resize must be between 1 and \(Preprocessing.maximumSize)") }
     }
 
     static func floats(_ s: String) -> [Float]? {
@@ -59,6 +59,8 @@ struct PreprocessingFlags: ParsableArguments {
 protocol InputSource {
     var flags: PreprocessingFlags { get }
     var centerCrop: Int? { get }
+    /// How the centre crop is recorded in the manifest (as it is spelled on the command line).
+    var centerCropParameter: String { get }
 }
 
 extension InputSource {
@@ -95,7 +97,7 @@ extension InputSource {
         }
         if scales.count == 1 { p["scale"] = scales[0] } else if !scales.isEmpty { p["scale"] = .array(scales) }
         if let v = flags.resize { p["resize"] = .integer(v) }
-        if let v = centerCrop { p["crop"] = .integer(v) }
+        if let v = centerCrop { p[centerCropParameter] = .integer(v) }
         if flags.bgr { p["bgr"] = .bool(true) }
         return p
     }
@@ -109,8 +111,10 @@ struct InputOptions: ParsableArguments, InputSource {
     @Option(name: [.customLong("crop"), .customLong("center-crop")], help: "Centre-crop N×N pixels.")
     var centerCrop: Int?
 
+    var centerCropParameter: String { "crop" }
+
     func validate() throws {
-        if let c = centerCrop, c <= 0 { throw ValidationError("--crop must be positive") }
+        if let c = centerCrop, !(1...Preprocessing.maximumSize).contains(c) { throw ValidationError("--crop must be between 1 and \(Preprocessing.maximumSize)") }
     }
 }
 
@@ -122,8 +126,10 @@ struct FieldCropInputOptions: ParsableArguments, InputSource {
     @Option(name: .customLong("center-crop"), help: "Centre-crop N×N pixels (preprocessing).")
     var centerCrop: Int?
 
+    var centerCropParameter: String { "center-crop" }
+
     func validate() throws {
-        if let c = centerCrop, c <= 0 { throw ValidationError("--center-crop must be positive") }
+        if let c = centerCrop, !(1...Preprocessing.maximumSize).contains(c) { throw ValidationError("--center-crop must be between 1 and \(Preprocessing.maximumSize)") }
     }
 }
 

@@ -27,3 +27,22 @@ final class ImportErrorTests: XCTestCase {
         assertThrowsConvLensError(.shapeMismatch, mentioning: "[1, 8, 9, 9]") { try graph.run(wrong) }
     }
 }
+
+/// Parseable but malformed models (Tests/ReferenceGenerators/make_malformed_models.py): each is a
+/// typed error naming the problem, never a trap.
+final class MalformedModelTests: XCTestCase {
+    func testEveryMalformedModelIsATypedError() throws {
+        let dir = fixture("malformed")
+        let expected = try JSONDecoder().decode([String: String].self, from: try AtomicFile.read(dir + "/expected.json"))
+        XCTAssertGreaterThanOrEqual(expected.count, 10)
+        for (file, fragment) in expected.sorted(by: { $0.key < $1.key }) {
+            do {
+                _ = try Graph.load(onnx: dir + "/" + file)
+                XCTFail("\(file) imported without an error")
+            } catch let e as ConvLensError {
+                XCTAssertTrue(e.description.contains(fragment), "\(file): '\(e)' does not mention '\(fragment)'")
+                XCTAssertTrue(e.description.contains(file), "\(file): '\(e)' does not name the file")
+            }
+        }
+    }
+}

@@ -24,7 +24,8 @@ public struct Conv2DGeometry: Sendable, Hashable {
 
     /// Output size of a convolution along axis `i` for an input of `size`.
     public func convOutput(_ size: Int, axis i: Int) -> Int {
-        (size + pads[i] + pads[i + 2] - extent(i)) / strides[i] + 1
+        let span = size + pads[i] + pads[i + 2] - extent(i)
+        return span < 0 ? 0 : span / strides[i] + 1 // ONNX's floor: a window that overhangs yields nothing
     }
 
     /// Output size of a transposed convolution along axis `i`.

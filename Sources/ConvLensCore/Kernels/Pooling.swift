@@ -24,6 +24,7 @@ public struct Pool2DGeometry: Sendable, Hashable {
     public func output(_ size: Int, axis i: Int) -> Int {
         let extent = dilations[i] * (kernel[i] - 1) + 1
         let span = size + pads[i] + pads[i + 2] - extent
+        if span < 0 { return 0 }
         var o = (ceilMode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1
         if ceilMode && (o - 1) * strides[i] >= size + pads[i] { o -= 1 }
         return o

@@ -59,6 +59,19 @@ struct ONNXGraphBuilder {
     var nodes: [Node] = []
     var initializers: [String: Tensor] = [:]
     var usedNames: Set<String> = []
+    /// Elements of every runtime tensor so far (a forward run keeps them all).
+    var activationCount = 0
+
+    /// The largest constant the importer builds by folding (2^26 elements, 256 MiB).
+    static let maximumConstantCount = 1 << 26
+    /// The most activation elements a graph may produce in one forward run (2^31, 8 GiB).
+    static let maximumActivationCount = 1 << 31
+
+    /// Operators and how many leading inputs they require (default 1).
+    static let requiredInputs: [String: Int] = [
+        "Constant": 0, "Conv": 2, "ConvTranspose": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Gemm": 2, "MatMul": 2,
+        "BatchNormalization": 5, "Gather": 2, "Reshape": 1,
+    ]
 
     init(file: String, decoder: TensorDecoder, opset: Int) {
         self.file = file
@@ -146,23 +159,42 @@ struct ONNXGraphBuilder {
         for i in inputs where !i.isEmpty && consts[i] == nil && shapes[i] == nil {
             throw fail("\(ctx) reads tensor '\(i)' that no earlier node produces")
         }
+        let required = ONNXGraphBuilder.requiredInputs[op] ?? 1
+        guard inputs.count >= required, !inputs.prefix(required).contains("") else {
+            throw fail("\(ctx) needs \(required) input\(required == 1 ? "" : "s"), it has \(inputs.filter { !$0.isEmpty }.count)")
+        }
         guard !p.output.isEmpty, !p.output[0].isEmpty else { throw fail("\(ctx) has no output") }
+        for o in p.output where !o.isEmpty && (shapes[o] != nil || consts[o] != nil) {
+            throw fail("\(ctx) writes tensor '\(o)', which an earlier node, the input or an initializer already defines")
+        }
+        try a.checkMagnitudes(exempt: op == "Slice" ? ["starts", "ends"] : [])
 
         // Constant folding of the shape-computing subgraphs exporters emit.
         if let folded = try foldConstant(op, inputs: inputs, attrs: a, ctx: ctx) {
+            guard folded.shape.count <= ONNXGraphBuilder.maximumConstantCount else {
+                throw fail(.absurdSize, "\(ctx) would build a constant of \(folded.shape.count) elements")
+            }
             consts[p.output[0]] = folded
             return
         }
         let runtimeOp = try resolve(op, inputs: inputs, outputs: Array(p.output), a: a, ctx: ctx)
-        // Inputs that are all constants: evaluate now (a float constant pushed through an op).
         let usedInputs = runtimeInputs(op, inputs)
+        let inShapes = usedInputs.map { $0.isEmpty ? nil : (shapes[$0] ?? consts[$0]?.shape) }
+        // Validated before anything runs, constant or not: kernels never see inconsistent shapes.
+        let outShapes = try ShapeInference.outputShapes(runtimeOp, inShapes, context: ctx, file: file)
+        // Inputs that are all constants: evaluate now (a float constant pushed through an op).
         if usedInputs.allSatisfy({ $0.isEmpty || consts[$0] != nil }) {
+            guard outShapes.reduce(0, { $0 + $1.count }) <= ONNXGraphBuilder.maximumConstantCount else {
+                throw fail(.absurdSize, "\(ctx) would build constants of \(outShapes.reduce(0) { $0 + $1.count }) elements")
+            }
             let (outs, _) = Graph.evaluate(runtimeOp, usedInputs.map { $0.isEmpty ? nil : consts[$0]!.floatTensor })
             for (n, t) in zip(p.output, outs) where !n.isEmpty { consts[n] = .float(t) }
             return
         }
-        let inShapes = usedInputs.map { $0.isEmpty ? nil : (shapes[$0] ?? consts[$0]?.shape) }
-        let outShapes = try ShapeInference.outputShapes(runtimeOp, inShapes, context: ctx, file: file)
+        activationCount += outShapes.reduce(0) { $0 + $1.count }
+        guard activationCount <= ONNXGraphBuilder.maximumActivationCount else {
+            throw fail(.absurdSize, "\(ctx): the activations of the graph up to here need \(activationCount / (1 << 28)) GiB or more, over the limit of \(ONNXGraphBuilder.maximumActivationCount / (1 << 28)) GiB")
+        }
         for i in usedInputs where !i.isEmpty && shapes[i] == nil {
             initializers[i] = consts[i]!.floatTensor
         }
@@ -192,10 +224,17 @@ struct ONNXGraphBuilder {
         (shapes[name] ?? consts[name]?.shape)?.dimensions
     }
 
-    func constInts(_ name: String?, _ ctx: String, _ what: String) throws -> [Int]? {
+    /// A constant integer input; values beyond ±2^31 are rejected, or clamped when `clamp` is set
+    /// (Slice's "to the end" sentinels).
+    func constInts(_ name: String?, _ ctx: String, _ what: String, clamp: Bool = false) throws -> [Int]? {
         guard let name, !name.isEmpty else { return nil }
         guard let c = consts[name] else {
             throw fail(.unsupportedFeature, "\(ctx): its \(what) input '\(name)' is computed at run time; ConvLens needs it constant")
+        }
+        let limit = 1 << 31
+        if clamp { return c.ints.map { min(max($0, -limit), limit) } }
+        guard !c.ints.contains(where: { $0 < -limit || $0 > limit }) else {
+            throw fail("\(ctx): its \(what) input holds a value beyond ±2^31")
         }
         return c.ints
     }
@@ -291,7 +330,9 @@ struct ONNXGraphBuilder {
                 case "Mul": return p &* q
                 default:
                     guard q != 0 else { throw fail("\(ctx): integer division by zero") }
-                    return Int((Double(p) / Double(q)).rounded(.down))
+                    let (r, overflow) = p.dividedReportingOverflow(by: q)
+                    guard !overflow else { throw fail("\(ctx): integer division overflows") }
+                    return (p % q != 0 && (p < 0) != (q < 0)) ? r - 1 : r
                 }
             }
             return .int(v, Shape(dims))

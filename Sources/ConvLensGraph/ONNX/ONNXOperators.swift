@@ -22,7 +22,8 @@ extension ONNXGraphBuilder {
             var g = Conv2DGeometry(kernel: kernel, strides: a.ints("strides") ?? [1, 1], pads: a.ints("pads") ?? [0, 0, 0, 0],
                                    dilations: a.ints("dilations") ?? [1, 1], groups: a.int("group") ?? 1)
             guard g.strides.count == 2, g.pads.count == 4, g.dilations.count == 2, g.groups >= 1,
-                  g.strides.allSatisfy({ $0 >= 1 }), g.dilations.allSatisfy({ $0 >= 1 }), kernel.allSatisfy({ $0 >= 1 }) else {
+                  g.strides.allSatisfy({ $0 >= 1 }), g.dilations.allSatisfy({ $0 >= 1 }), kernel.allSatisfy({ $0 >= 1 }),
+                  g.pads.allSatisfy({ $0 >= 0 }) else {
                 throw fail("\(ctx): invalid strides, pads, dilations or group")
             }
             let autoPad = a.string("auto_pad") ?? "NOTSET"
@@ -40,11 +41,20 @@ extension ONNXGraphBuilder {
                 return .conv(g)
             }
             let outputPadding = a.ints("output_padding") ?? [0, 0]
+            guard outputPadding.count == 2, outputPadding.allSatisfy({ $0 >= 0 }) else {
+                throw fail("\(ctx): output_padding must hold two non-negative values")
+            }
             var size = [0, 0]
             if let outputShape = a.ints("output_shape") {
+                guard outputShape.count == 2 || outputShape.count == 4 else {
+                    throw fail("\(ctx): output_shape must hold 2 (or 4) values")
+                }
                 let os = Array(outputShape.suffix(2))
                 for i in 0..<2 {
                     let total = g.strides[i] * (x[2 + i] - 1) + outputPadding[i] + g.extent(i) - os[i]
+                    guard total >= 0 else {
+                        throw fail(.unsupportedFeature, "\(ctx): output_shape \(os) is larger than the transposed convolution produces")
+                    }
                     let half = total / 2
                     (g.pads[i], g.pads[i + 2]) = autoPad == "SAME_UPPER" ? (half, total - half) : (total - half, half)
                     size[i] = os[i]
@@ -110,6 +120,9 @@ extension ONNXGraphBuilder {
                 g.pads = [0, 0, 0, 0]
             }
             if op == "MaxPool" { return .maxPool(g) }
+            guard g.dilations == [1, 1] else {
+                throw fail(.unsupportedFeature, "\(ctx): AveragePool with dilations is not supported")
+            }
             return .averagePool(g, countIncludePad: (a.int("count_include_pad") ?? 0) != 0)
         case "GlobalAveragePool": return .globalAveragePool
         case "GlobalMaxPool": return .globalMaxPool
@@ -157,7 +170,7 @@ extension ONNXGraphBuilder {
             }
             let total = x.reduce(1, *)
             if infer >= 0 {
-                let known = dims.reduce(1, *)
+                guard let known = Shape.checkedCount(dims) else { throw fail("\(ctx): shape \(target) overflows") }
                 guard known > 0, total % known == 0 else { throw fail("\(ctx): cannot reshape \(x) to \(target)") }
                 dims[infer] = total / known
             }
@@ -200,7 +213,7 @@ extension ONNXGraphBuilder {
                 let chunk = (x[ax] + parts - 1) / parts
                 sizes = (0..<parts).map { min(chunk, max(0, x[ax] - $0 * chunk)) }
             }
-            guard sizes.count == n, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == x[ax] else {
+            guard sizes.count == n, sizes.allSatisfy({ $0 >= 0 && $0 <= x[ax] }), sizes.reduce(0, +) == x[ax] else {
                 throw fail("\(ctx): split sizes \(sizes) do not partition axis \(ax) of size \(x[ax]) into \(n) outputs")
             }
             return .split(axis: ax, sizes: sizes)
@@ -208,12 +221,12 @@ extension ONNXGraphBuilder {
             let starts: [Int], ends: [Int]
             var axes: [Int]?, steps: [Int]?
             if opset < 10 {
-                starts = a.ints("starts") ?? []
-                ends = a.ints("ends") ?? []
+                starts = a.clampedInts("starts") ?? []
+                ends = a.clampedInts("ends") ?? []
                 axes = a.ints("axes")
             } else {
-                starts = try constInts(inputs.count > 1 ? inputs[1] : nil, ctx, "starts") ?? []
-                ends = try constInts(inputs.count > 2 ? inputs[2] : nil, ctx, "ends") ?? []
+                starts = try constInts(inputs.count > 1 ? inputs[1] : nil, ctx, "starts", clamp: true) ?? []
+                ends = try constInts(inputs.count > 2 ? inputs[2] : nil, ctx, "ends", clamp: true) ?? []
                 axes = try constInts(inputs.count > 3 ? inputs[3] : nil, ctx, "axes")
                 steps = try constInts(inputs.count > 4 ? inputs[4] : nil, ctx, "steps")
             }
@@ -235,6 +248,9 @@ extension ONNXGraphBuilder {
                 pads = try constInts(inputs.count > 1 ? inputs[1] : nil, ctx, "pads") ?? []
                 value = try constFloat(inputs.count > 2 ? inputs[2] : nil, ctx, "constant_value") ?? 0
                 if let axes = try constInts(inputs.count > 3 ? inputs[3] : nil, ctx, "axes") {
+                    guard pads.count == 2 * axes.count else {
+                        throw fail("\(ctx): pads has \(pads.count) values for \(axes.count) axes")
+                    }
                     var full = [Int](repeating: 0, count: 2 * x.count)
                     for (i, ax) in try axes.map({ try axis($0, rank: x.count, ctx) }).enumerated() {
                         full[ax] = pads[i]; full[ax + x.count] = pads[i + axes.count]
@@ -259,7 +275,11 @@ extension ONNXGraphBuilder {
             guard let ctm = Reshaping.CoordinateTransform(rawValue: ctmName) else {
                 throw fail(.unsupportedFeature, "\(ctx): coordinate_transformation_mode '\(ctmName)' is not supported")
             }
-            let nmName = a.string("nearest_mode") ?? "round_prefer_floor"
+            if (a.int("antialias") ?? 0) != 0 {
+                throw fail(.unsupportedFeature, "\(ctx): Resize with antialias=1 is not supported")
+            }
+            // Opset 10's Resize (like Upsample) picks the nearest pixel by flooring.
+            let nmName = opset < 11 ? "floor" : (a.string("nearest_mode") ?? "round_prefer_floor")
             guard let nm = Reshaping.NearestMode(rawValue: nmName) else {
                 throw fail(.unsupportedFeature, "\(ctx): nearest_mode '\(nmName)' is not supported")
             }
@@ -274,7 +294,7 @@ extension ONNXGraphBuilder {
                 (sy, sx) = (Double(oh) / Double(x[2]), Double(ow) / Double(x[3]))
             } else if let name = scalesName, !name.isEmpty, let c = consts[name] {
                 let s = c.floatTensor.scalars.map(Double.init)
-                guard s.count == 4, s[0] == 1, s[1] == 1, s[2] > 0, s[3] > 0 else {
+                guard s.count == 4, s[0] == 1, s[1] == 1, s[2] > 0, s[3] > 0, s[2] < 4096, s[3] < 4096 else {
                     throw fail(.unsupportedFeature, "\(ctx): Resize may only scale the two spatial axes (scales \(s))")
                 }
                 (sy, sx) = (s[2], s[3])
