@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PREFIX ?= /usr/local
 CONFIG ?= release
-DEB_PACKAGES := pkgconf libfftw3-dev libpng-dev libopenblas-dev libturbojpeg0-dev
+DEB_PACKAGES := pkgconf libfftw3-dev libpng-dev libopenblas-dev libturbojpeg0-dev libhdf5-dev zlib1g-dev
 # Python packages of the reference generators (not needed to build or test).
 REF_VENV ?= .venv-ref
 BIN = .build/$(CONFIG)/convlens
