@@ -1,4 +1,4 @@
-import CHDF5
+internal import CHDF5
 import ConvLensCore
 import Foundation
 
