@@ -5,12 +5,14 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PREFIX ?= /usr/local
 CONFIG ?= release
-DEB_PACKAGES := pkgconf libfftw3-dev libpng-dev libopenblas-dev libturbojpeg0-dev
+DEB_PACKAGES := pkgconf libfftw3-dev libpng-dev libopenblas-dev libturbojpeg0-dev libhdf5-dev zlib1g-dev
 # Python packages of the reference generators (not needed to build or test).
 REF_VENV ?= .venv-ref
+# The Keras fixtures need Keras 3 (numpy backend, no TensorFlow) in a venv of their own.
+KERAS_VENV ?= .venv-keras
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test tensorboard-check demo install fixtures model proto clean
+.PHONY: all deps build test tensorboard-check demo install fixtures keras-fixtures model proto clean
 
 all: build
 
@@ -62,8 +64,17 @@ $(REF_VENV)/bin/python:
 model: $(REF_VENV)/bin/python
 	$(REF_VENV)/bin/python Tests/ReferenceGenerators/export_mobilenetv2.py
 
-fixtures: $(REF_VENV)/bin/python
-	for g in Tests/ReferenceGenerators/make_*.py; do $(REF_VENV)/bin/python $$g || exit 1; done
+fixtures: $(REF_VENV)/bin/python keras-fixtures
+	for g in Tests/ReferenceGenerators/make_*.py; do \
+	  [ $$g = Tests/ReferenceGenerators/make_keras_fixtures.py ] && continue; \
+	  $(REF_VENV)/bin/python $$g || exit 1; done
+
+$(KERAS_VENV)/bin/python:
+	python3 -m venv $(KERAS_VENV)
+	$(KERAS_VENV)/bin/pip install -q -r Tests/ReferenceGenerators/requirements-keras.txt
+
+keras-fixtures: $(KERAS_VENV)/bin/python
+	KERAS_BACKEND=numpy $(KERAS_VENV)/bin/python Tests/ReferenceGenerators/make_keras_fixtures.py
 
 # Regenerates the committed swift-protobuf code (needs protoc; PROTOC_GEN_SWIFT=path skips building the plugin).
 proto:

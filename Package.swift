@@ -18,12 +18,14 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "ConvLensCore", dependencies: ["CFFTW", "COpenBLAS"]),
         .target(name: "ConvLensImaging", dependencies: ["ConvLensCore", "CPNG", "CTurboJPEG"]),
         .target(
             name: "ConvLensGraph",
-            dependencies: ["ConvLensCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["ConvLensCore", "CHDF5", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["ONNX/Generated/README.md"]),
         .target(name: "ConvLensProjection", dependencies: ["ConvLensCore", "ConvLensGraph"]),
         .target(

@@ -15,11 +15,12 @@ public struct Model: Sendable {
     /// The preprocessing the model's metadata asks for (defaults where it is silent).
     public let preprocessing: Preprocessing
 
-    /// Loads a model file (ONNX); `nil` loads the bundled MobileNetV2.
+    /// Loads a model file: ONNX, or Keras (`.h5`, `.hdf5`, `.keras`, chosen by extension; see
+    /// `Docs/Keras.md`); `nil` loads the bundled MobileNetV2.
     /// - Throws: ``ConvLensError`` naming the file (unreadable, malformed, unsupported, bad metadata).
     public static func load(_ path: String?) throws -> Model {
         let p = try path ?? BundledResources.path(BundledResources.defaultModel)
-        let graph = try Graph.load(onnx: p)
+        let graph = Graph.isKerasFile(p) ? try Graph.load(keras: p) : try Graph.load(onnx: p)
         return try Model(path: p, graph: graph)
     }
 
