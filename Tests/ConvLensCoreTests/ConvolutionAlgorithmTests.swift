@@ -1,4 +1,4 @@
-@testable import ConvLensCore
+import ConvLensCore
 import Foundation
 import TestSupport
 import XCTest
