@@ -85,10 +85,10 @@ public struct ConvolutionChoice: Sendable, Hashable, Codable, CustomStringConver
 /// The cost model (Docs/Performance.md) divides each algorithm's work by a rate measured on this
 /// machine class (FACTS.md "Speed"), times ``Parallelism/threadCount``:
 /// - direct: `flops / 4 GFLOP/s` (depthwise), `/ 2 GFLOP/s` otherwise;
-/// - GEMM: `flops / (70 GFLOP/s · e)` with `e` falling when the product's small dimension is
-///   under 32, plus im2col/col2im traffic;
-/// - FFT: transforms (`2.5·T²·log₂T²` flops at 12 GFLOP/s each, per tile and channel) plus the
-///   per-bin complex products (`8·bins·M·C_in·C_out` at 70 GFLOP/s · e, `e` falling when `M`, `C_in`
+/// - GEMM: `flops / (60 GFLOP/s · e)` with `e` falling when the product's small dimension is
+///   under 32, plus im2col/col2im traffic (60 GFLOP/s: calibrated on the Docs/Performance.md table);
+/// - FFT: transforms (`2.5·T²·log₂T²` flops at 10 GFLOP/s each, per tile and channel) plus the
+///   per-bin complex products (`8·bins·M·C_in·C_out` at 45 GFLOP/s · e, `e` falling when `M`, `C_in`
 ///   or `C_out` is under 16) plus the kernel spectra, for each candidate tile.
 public final class ConvolutionPlanner: @unchecked Sendable {
     /// `estimate` uses the cost model; `measure` times the candidates on the first call of each shape.
@@ -125,7 +125,7 @@ public final class ConvolutionPlanner: @unchecked Sendable {
     }
 
     // Rates per core (FACTS.md "Speed"), in FLOP/s and bytes/s.
-    static let gemmRate = 70e9, cgemmRate = 70e9, fftRate = 12e9
+    static let gemmRate = 60e9, cgemmRate = 45e9, fftRate = 10e9
     static let directRate = 2e9, depthwiseRate = 4e9, memoryRate = 4e9
 
     /// Every candidate with its estimated seconds, cheapest first (FFT once per feasible tile).
