@@ -20,6 +20,8 @@ public struct ComparisonRequest: Sendable {
     public var lrn: LRNMode = .gradient
     /// The height of every tile in pixels.
     public var tileSize = 128
+    /// The convolution algorithm of the backward pass (`auto`: the planner's per-layer choice).
+    public var algorithm: ConvolutionAlgorithm = .auto
 
     public init(layer: String) { self.layer = layer }
 }
@@ -43,6 +45,7 @@ extension Model {
         let resolved = try seeds.map { try $0.resolve(in: act, layer: layer.name) }
         var projector = Projector(trace: trace)
         projector.lrn = request.lrn
+        projector.algorithm = request.algorithm
         var byRule: [[Projection]] = []
         for (k, rule) in ProjectionRule.allCases.enumerated() {
             byRule.append(try projector.project(layer: layer, seeds: seeds, rule: rule) { done, _ in
@@ -72,7 +75,7 @@ extension Model {
             o.activation = seed.activation
             o.seed = "unit"
             o.display = display.mode.rawValue
-            o.algorithm = "gemm"
+            o.algorithm = combinedAlgorithm(byRule.map { $0[i].algorithm })
             o.npy = "\(name).npy"
             o.png = "\(name).png"
             o.shape = [panel.height, panel.width, 3]
@@ -88,6 +91,7 @@ extension Model {
             o.layerQuery = request.layer
             o.channels = resolved.map(\.channel)
             o.display = display.mode.rawValue
+            o.algorithm = combinedAlgorithm(byRule.flatMap { $0.map(\.algorithm) })
             o.npy = "\(name).npy"
             o.png = "\(name).png"
             o.shape = [page.height, page.width, 3]

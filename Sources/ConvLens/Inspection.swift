@@ -22,15 +22,40 @@ public struct LayerSummary: Sendable, Codable, Equatable {
     public var stride: [Int]?
     /// The receptive field of one unit in input pixels.
     public var receptiveField: ReceptiveField?
+    /// With `inspect --plan`: the planner's choice for the layer's backward (projection) convolution
+    /// at batch 1 (`fft16`, `gemm`, `direct`), for `Conv` and `ConvTranspose` layers.
+    public var backwardAlgorithm: String?
+    /// With `inspect --plan`: the cost model's estimate for that choice, in seconds.
+    public var backwardSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case index, name, op, tensor, shape, parameters, kernel, stride, receptiveField = "receptive_field"
+        case backwardAlgorithm = "backward_algorithm", backwardSeconds = "backward_seconds"
     }
 }
 
 extension Model {
+    /// The planner's estimate for the backward convolution of a `Conv` or `ConvTranspose` node
+    /// (a transposed convolution for `Conv`, a convolution for `ConvTranspose`) at `batch` seeds.
+    public func backwardPlan(of node: Node, batch: Int = 1) -> ConvolutionChoice? {
+        guard node.inputs.count >= 2, let w = graph.initializers[node.inputs[1]],
+              let x = graph.shapes[node.inputs[0]], let y = graph.shapes[node.outputs[0]], x.rank == 4, y.rank == 4 else { return nil }
+        let problem: ConvolutionProblem
+        switch node.op {
+        case .conv(let g):
+            problem = ConvolutionProblem(direction: .transposed, input: Shape([batch] + y.dimensions.dropFirst()), weight: w.shape,
+                                         geometry: g, outputSize: (x[2], x[3]))
+        case .convTranspose(let g, _, _):
+            problem = ConvolutionProblem(direction: .forward, input: Shape([batch] + y.dimensions.dropFirst()), weight: w.shape,
+                                         geometry: g, outputSize: (g.convOutput(y[2], axis: 0), g.convOutput(y[3], axis: 1)))
+        default: return nil
+        }
+        return ConvolutionPlanner.shared.estimate(problem)
+    }
+
     /// The layer table of `convlens inspect`.
-    public func layerSummaries() -> [LayerSummary] {
+    /// - Parameter plan: add the backward convolution's planned algorithm and estimated cost.
+    public func layerSummaries(plan: Bool = false) -> [LayerSummary] {
         let rf = graph.receptiveFields()
         return graph.layers.map { layer in
             let node = graph.nodes[layer.nodeIndex]
@@ -40,26 +65,37 @@ extension Model {
             case .maxPool(let g), .averagePool(let g, _): (kernel, stride) = (g.kernel, g.strides)
             default: break
             }
-            return LayerSummary(index: layer.index, name: layer.name, op: layer.opType, tensor: layer.tensorName,
-                                shape: layer.shape.dimensions, parameters: layer.outputIndex == 0 ? graph.parameterCount(of: node) : 0,
-                                kernel: kernel, stride: stride, receptiveField: rf[layer.tensorName])
+            var summary = LayerSummary(index: layer.index, name: layer.name, op: layer.opType, tensor: layer.tensorName,
+                                       shape: layer.shape.dimensions, parameters: layer.outputIndex == 0 ? graph.parameterCount(of: node) : 0,
+                                       kernel: kernel, stride: stride, receptiveField: rf[layer.tensorName])
+            if plan, let choice = backwardPlan(of: node) {
+                summary.backwardAlgorithm = choice.description
+                summary.backwardSeconds = choice.estimatedSeconds
+            }
+            return summary
         }
     }
 
     /// The layer table as aligned text.
-    public func layerTable() -> String {
+    public func layerTable(plan: Bool = false) -> String {
         func fmt(_ v: [Double]) -> String {
             let s = v.map { abs($0) < 1e15 && $0 == $0.rounded() ? String(Int($0)) : String(format: "%.6g", $0) }
             return s.count == 2 && s[0] == s[1] ? s[0] : s.joined(separator: "×")
         }
-        var rows = [["#", "layer", "op", "output", "params", "kernel/stride", "rf size", "rf jump", "rf offset"]]
-        for s in layerSummaries() {
+        var rows = [["#", "layer", "op", "output", "params", "kernel/stride", "rf size", "rf jump", "rf offset"]
+                    + (plan ? ["backward", "est. ms"] : [])]
+        for s in layerSummaries(plan: plan) {
             let ks = s.kernel.map { k in "\(k.map(String.init).joined(separator: "×"))/\(s.stride!.map(String.init).joined(separator: "×"))" } ?? ""
-            rows.append([
+            var row: [String] = [
                 "#\(s.index)", s.name, s.op, s.shape.map(String.init).joined(separator: "×"), s.parameters > 0 ? String(s.parameters) : "",
                 ks, s.receptiveField.map { fmt($0.size) } ?? "", s.receptiveField.map { fmt($0.jump) } ?? "",
                 s.receptiveField.map { fmt($0.offset) } ?? "",
-            ])
+            ]
+            if plan {
+                let ms: String = s.backwardSeconds.map { String(format: "%.3f", $0 * 1000) } ?? ""
+                row += [s.backwardAlgorithm ?? "", ms]
+            }
+            rows.append(row)
         }
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
         let lines = rows.map { r in

@@ -23,6 +23,8 @@ public struct ProjectionRequest: Sendable {
     public var crop = false
     /// How LRN layers pass the signal.
     public var lrn: LRNMode = .gradient
+    /// The convolution algorithm of the backward pass (`auto`: the planner's per-layer choice).
+    public var algorithm: ConvolutionAlgorithm = .auto
 
     /// The kind of seed.
     public enum SeedKind: String, Sendable, CaseIterable {
@@ -87,6 +89,7 @@ extension Model {
         for s in seeds { _ = try s.resolve(in: act, layer: layer.name) }
         var projector = Projector(trace: trace)
         projector.lrn = request.lrn
+        projector.algorithm = request.algorithm
         var all: [Projection] = []
         let total = seeds.count * request.rules.count
         for (k, rule) in request.rules.enumerated() {
@@ -126,7 +129,7 @@ extension Model {
             o.rule = p.rule.rawValue
             o.seed = p.seed.seed.kind
             o.display = display.mode.rawValue
-            o.algorithm = "gemm"
+            o.algorithm = p.algorithm
             o.npy = "\(name).npy"
             o.png = "\(name).png"
             o.shape = t.shape.dimensions
@@ -148,7 +151,7 @@ extension Model {
             o.rule = rule.rawValue
             o.seed = request.seedKind.rawValue
             o.display = display.mode.rawValue
-            o.algorithm = "gemm"
+            o.algorithm = combinedAlgorithm(all.filter { $0.rule == rule }.map(\.algorithm))
             o.npy = "\(name).npy"
             o.png = "\(name).png"
             o.shape = [grid.height, grid.width, 3]
@@ -170,4 +173,11 @@ extension Model {
         let r = try Seed.unit(channel: seed.channel).resolve(in: activation, layer: "")
         return (r.y ?? 0, r.x ?? 0)
     }
+}
+
+/// One manifest label for outputs built from several projections: the shared label, or the
+/// distinct labels sorted and joined by `,`.
+func combinedAlgorithm(_ labels: [String]) -> String {
+    let unique = Set(labels).sorted()
+    return unique.isEmpty ? "none" : unique.joined(separator: ",")
 }

@@ -74,3 +74,21 @@ public enum MatrixMultiply {
     /// The number of threads OpenBLAS uses (1: ConvLens parallelizes above it).
     public static var blasThreadCount: Int { BLAS.threadCount }
 }
+
+extension BLAS {
+    /// Complex `C[M×N] = A[M×K] · B[K×N]` (row-major, interleaved `(re, im)` floats, no transposes).
+    ///
+    /// The FFT convolution's channel mixing: one call per frequency bin.
+    static func cgemm(m: Int, n: Int, k: Int, a: UnsafeRawPointer, lda: Int, b: UnsafeRawPointer, ldb: Int,
+                      c: UnsafeMutableRawPointer, ldc: Int) {
+        _ = configured
+        guard m > 0, n > 0 else { return }
+        var alpha: (Float, Float) = (1, 0), beta: (Float, Float) = (0, 0)
+        withUnsafePointer(to: &alpha) { pa in
+            withUnsafePointer(to: &beta) { pb in
+                cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                            UnsafeRawPointer(pa), a, Int32(lda), b, Int32(ldb), UnsafeRawPointer(pb), c, Int32(ldc))
+            }
+        }
+    }
+}

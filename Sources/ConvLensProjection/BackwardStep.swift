@@ -13,6 +13,10 @@ struct BackwardStep {
     let seeds: Int
     let rule: ProjectionRule
     let lrn: LRNMode
+    /// The convolution algorithm requested for this projection.
+    var algorithm: ConvolutionAlgorithm = .auto
+    /// Collects the algorithms that ran.
+    var log: AlgorithmLog? = nil
 
     private var graph: Graph { trace.graph }
 
@@ -69,12 +73,17 @@ struct BackwardStep {
         switch node.op {
         case .conv(let geometry):
             guard !inputs.dropFirst().contains(where: isComputed) else { throw unsupported("computed weights") }
-            let dx = Convolution.transposedConv2D(batched(g, outShape), weight: value(inputs[1])!, bias: nil, geometry: geometry,
-                                                  outputSize: (inShape[2], inShape[3]))
+            let (dx, choice) = Convolution.transposedConv2DWithChoice(batched(g, outShape), weight: value(inputs[1])!, bias: nil,
+                                                                      geometry: geometry, outputSize: (inShape[2], inShape[3]),
+                                                                      algorithm: algorithm)
+            log?.record(choice)
             result[0] = stacked(dx, inShape)
         case .convTranspose(let geometry, _, _):
             guard !inputs.dropFirst().contains(where: isComputed) else { throw unsupported("computed weights") }
-            var dx = Convolution.conv2D(batched(g, outShape), weight: value(inputs[1])!, bias: nil, geometry: geometry)
+            let forward = Convolution.conv2DWithChoice(batched(g, outShape), weight: value(inputs[1])!, bias: nil,
+                                                       geometry: geometry, algorithm: algorithm)
+            log?.record(forward.choice)
+            var dx = forward.output
             if dx.shape[2] != inShape[2] || dx.shape[3] != inShape[3] {
                 dx = Reshaping.slice(dx, starts: [0, 0], ends: [inShape[2], inShape[3]], axes: [2, 3], steps: [1, 1])
                 if dx.shape[2] < inShape[2] || dx.shape[3] < inShape[3] {

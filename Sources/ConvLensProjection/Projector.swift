@@ -12,6 +12,38 @@ public struct Projection: Sendable {
     public let rule: ProjectionRule
     /// The projection, shaped as the model input (`[1, C, H, W]`, the model's normalized input space).
     public let tensor: Tensor
+    /// The convolution algorithms that ran (see ``AlgorithmLog/label(requested:)``).
+    public var algorithm: String = "gemm"
+}
+
+/// Collects the convolution choices of a backward pass (thread-safe).
+public final class AlgorithmLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var used = Set<ConvolutionAlgorithm>()
+
+    public init() {}
+
+    func record(_ choice: ConvolutionChoice) {
+        lock.lock()
+        used.insert(choice.algorithm)
+        lock.unlock()
+    }
+
+    /// The algorithms that ran, sorted.
+    public var algorithms: [ConvolutionAlgorithm] {
+        lock.lock()
+        defer { lock.unlock() }
+        return used.sorted { $0.rawValue < $1.rawValue }
+    }
+
+    /// What a manifest records: the forced algorithm (`fft`, `gemm`, `direct`), or for `auto`
+    /// `auto:` and the algorithms the planner picked joined by `+` (`auto:direct+fft+gemm`);
+    /// `auto:none` when no convolution ran.
+    public func label(requested: ConvolutionAlgorithm) -> String {
+        guard requested == .auto else { return requested.rawValue }
+        let a = algorithms
+        return "auto:" + (a.isEmpty ? "none" : a.map(\.rawValue).joined(separator: "+"))
+    }
 }
 
 /// How LRN layers pass the backward signal.
@@ -34,6 +66,8 @@ public struct Projector: Sendable {
     public var lrn: LRNMode = .gradient
     /// The most bytes of backward signals held at once; seeds are processed in chunks that fit.
     public var memoryBudget: Int = 1 << 30
+    /// The convolution algorithm of every backward convolution (`.auto`: the planner's choice per layer).
+    public var algorithm: ConvolutionAlgorithm = .auto
 
     public init(trace: Trace) { self.trace = trace }
 
@@ -56,11 +90,12 @@ public struct Projector: Sendable {
         let chunk = max(1, min(resolved.count, memoryBudget / perSeed))
         var results: [Projection] = []
         results.reserveCapacity(resolved.count)
+        let log = AlgorithmLog()
         var start = 0
         while start < resolved.count {
             let part = Array(resolved[start..<min(resolved.count, start + chunk)])
             let seedTensor = makeSeeds(part, activation: act)
-            let grads = try backward(from: layer, seeds: seedTensor, count: part.count, rule: rule)
+            let grads = try backward(from: layer, seeds: seedTensor, count: part.count, rule: rule, log: log)
             let n = trace.graph.inputShape.count
             for (i, r) in part.enumerated() {
                 let t = Tensor(shape: trace.graph.inputShape, scalars: Array(grads.scalars[(i * n)..<((i + 1) * n)]))
@@ -69,6 +104,8 @@ public struct Projector: Sendable {
             start += part.count
             progress?(start, resolved.count)
         }
+        let label = log.label(requested: algorithm)
+        for i in results.indices { results[i].algorithm = label }
         return results
     }
 
@@ -93,14 +130,14 @@ public struct Projector: Sendable {
 
     /// Runs the backward pass for `count` stacked seeds (`[S] + layer shape`) and returns
     /// `[S] + input shape`.
-    func backward(from layer: Layer, seeds: Tensor, count: Int, rule: ProjectionRule) throws -> Tensor {
+    func backward(from layer: Layer, seeds: Tensor, count: Int, rule: ProjectionRule, log: AlgorithmLog? = nil) throws -> Tensor {
         let graph = trace.graph
         var grads: [String: Tensor] = [layer.tensorName: seeds]
         for index in stride(from: layer.nodeIndex, through: 0, by: -1) {
             let node = graph.nodes[index]
             let outGrads = node.outputs.map { grads.removeValue(forKey: $0) }
             guard outGrads.contains(where: { $0 != nil }) else { continue }
-            let step = BackwardStep(node: node, trace: trace, seeds: count, rule: rule, lrn: lrn)
+            let step = BackwardStep(node: node, trace: trace, seeds: count, rule: rule, lrn: lrn, algorithm: algorithm, log: log)
             let inGrads = try step.inputGradients(outGrads)
             for (name, g) in zip(node.inputs, inGrads) {
                 guard let g, !name.isEmpty else { continue }

@@ -11,6 +11,7 @@ struct CompareCommand: AsyncParsableCommand {
     @OptionGroup var inputOptions: FieldCropInputOptions
 
     @OptionGroup var units: UnitOptions
+    @OptionGroup var algorithmOptions: AlgorithmOptions
 
     @Option(help: "Projection rendering: raw, gray, norm, normblur or heat.")
     var display: DisplayMode = .norm
@@ -38,11 +39,14 @@ struct CompareCommand: AsyncParsableCommand {
             request.at = units.position
             request.display = Display(mode: display)
             request.lrn = lrn
+            request.algorithm = algorithmOptions.algorithm
+            algorithmOptions.apply()
             request.tileSize = tileSize
             let input = try inputOptions.load(for: model)
             let trace = try model.run(input)
             var params = modelOptions.parameters.merging(inputOptions.parameters) { a, _ in a }
             params.merge(units.parameters) { a, _ in a }
+            params.merge(algorithmOptions.parameters) { a, _ in a }
             params["display"] = .string(display.rawValue)
             params["lrn"] = .string(lrn.rawValue)
             params["tile-size"] = .integer(tileSize)
@@ -50,6 +54,7 @@ struct CompareCommand: AsyncParsableCommand {
             let progress = ProgressLine(label: "compare")
             let manifest = try model.writeComparisons(request, trace: trace, input: input, to: out, parameters: params, progress: progress.update)
             progress.finish()
+            try algorithmOptions.finish()
             print("\(manifest.outputs.filter { $0.channel != nil }.count) panels of \(l.name) → \(out)/")
         }
     }

@@ -12,6 +12,9 @@ struct InspectCommand: AsyncParsableCommand {
     @Flag(help: "Machine-readable JSON on stdout.")
     var json = false
 
+    @Flag(help: "Add the planner's algorithm and estimated cost for each convolution's backward (projection) direction at batch 1.")
+    var plan = false
+
     func run() async throws {
         try await runReportingErrors {
             let model = try modelOptions.load()
@@ -25,9 +28,9 @@ struct InspectCommand: AsyncParsableCommand {
                     enum CodingKeys: String, CodingKey { case model, input, inputShape = "input_shape", opset, layers }
                 }
                 try printJSON(Report(model: model.path, input: model.graph.inputName, inputShape: model.graph.inputShape.dimensions,
-                                     opset: model.graph.opsetVersion, layers: model.layerSummaries()))
+                                     opset: model.graph.opsetVersion, layers: model.layerSummaries(plan: plan)))
             } else {
-                print(model.layerTable())
+                print(model.layerTable(plan: plan))
             }
         }
     }

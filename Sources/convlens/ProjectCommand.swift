@@ -16,6 +16,7 @@ struct ProjectCommand: AsyncParsableCommand {
     @OptionGroup var inputOptions: FieldCropInputOptions
 
     @OptionGroup var units: UnitOptions
+    @OptionGroup var algorithmOptions: AlgorithmOptions
 
     @Option(help: "Seed: unit (1 at one unit) or map (the channel's activation map).")
     var seed: ProjectionRequest.SeedKind = .unit
@@ -57,10 +58,13 @@ struct ProjectCommand: AsyncParsableCommand {
             request.display = Display(mode: display, outlierPercent: outlierPercent)
             request.crop = crop
             request.lrn = lrn
+            request.algorithm = algorithmOptions.algorithm
+            algorithmOptions.apply()
             let input = try inputOptions.load(for: model)
             let trace = try model.run(input)
             var params = modelOptions.parameters.merging(inputOptions.parameters) { a, _ in a }
             params.merge(units.parameters) { a, _ in a }
+            params.merge(algorithmOptions.parameters) { a, _ in a }
             params["seed"] = .string(seed.rawValue)
             params["rule"] = .string(rule)
             params["display"] = .string(display.rawValue)
@@ -72,6 +76,7 @@ struct ProjectCommand: AsyncParsableCommand {
             let (manifest, _) = try model.writeProjections(request, trace: trace, input: input, to: out, parameters: params,
                                                            progress: progress.update)
             progress.finish()
+            try algorithmOptions.finish()
             print("\(manifest.outputs.count) projections of \(l.name) → \(out)/")
         }
     }

@@ -32,10 +32,29 @@ final class ProjectionReferenceTests: XCTestCase {
     func testEveryFixtureMatches() throws {
         let cases = try Self.cases()
         XCTAssertFalse(cases.isEmpty)
-        for name in cases { try check(name) }
+        for name in cases {
+            for algorithm in [ConvolutionAlgorithm.auto, .fft, .gemm] { try check(name, algorithm: algorithm) }
+        }
     }
 
-    private func check(_ name: String) throws {
+    /// The same projection twice (FFT and auto) gives bit-identical tensors.
+    func testProjectionIsDeterministic() throws {
+        let graph = try Graph.load(onnx: try BundledResources.path(BundledResources.defaultModel))
+        let input = try Model(path: graph.source, graph: graph).input(from: nil)
+        let trace = try graph.run(input.tensor)
+        let layer = try graph.layer(matching: "/features/features.6/Add")
+        let seeds = (0..<4).map { Seed.unit(channel: $0) }
+        for algorithm in [ConvolutionAlgorithm.fft, .auto] {
+            var projector = Projector(trace: trace)
+            projector.algorithm = algorithm
+            let a = try projector.project(layer: layer, seeds: seeds, rule: .guided)
+            let b = try projector.project(layer: layer, seeds: seeds, rule: .guided)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x.tensor.scalars, y.tensor.scalars, "\(algorithm)") }
+            XCTAssertEqual(a[0].algorithm, algorithm == .fft ? "fft" : "auto:direct+gemm")
+        }
+    }
+
+    private func check(_ name: String, algorithm: ConvolutionAlgorithm) throws {
         let dir = fixture("projection/\(name)")
         let e = try JSONDecoder().decode(Expected.self, from: try AtomicFile.read(dir + "/expected.json"))
         let modelPath = e.model == "bundled:mobilenetv2" ? try BundledResources.path(BundledResources.defaultModel) : fixture(e.model)
@@ -43,6 +62,7 @@ final class ProjectionReferenceTests: XCTestCase {
         let trace = try graph.run(try NPY.read(dir + "/" + e.input))
         var projector = Projector(trace: trace)
         projector.lrn = e.lrn == "passthrough" ? .passthrough : .gradient
+        projector.algorithm = algorithm
         // Group references by (layer, rule) so each group runs as one batch.
         var groups: [String: [Expected.Ref]] = [:]
         for r in e.projections { groups["\(r.tensor)|\(r.rule)", default: []].append(r) }
@@ -65,7 +85,7 @@ final class ProjectionReferenceTests: XCTestCase {
                 if let a = r.activation, r.seed == "unit" {
                     XCTAssertEqual(p.seed.activation, a, accuracy: 1e-4 * max(1, abs(a)), "\(name) \(r.file)")
                 }
-                assertClose(p.tensor, try NPY.read(dir + "/" + r.file), tolerance: 1e-4, "\(name) \(r.file) \(r.layer) \(r.seed) c\(r.channel) \(r.rule)")
+                assertClose(p.tensor, try NPY.read(dir + "/" + r.file), tolerance: 1e-4, "\(algorithm) \(name) \(r.file) \(r.layer) \(r.seed) c\(r.channel) \(r.rule)")
             }
         }
     }

@@ -37,26 +37,58 @@ public struct Conv2DGeometry: Sendable, Hashable {
 public enum Convolution {
     /// 2-D convolution (cross-correlation, as ONNX `Conv`).
     ///
-    /// Uses the direct path for depthwise layers (one input channel per group) and im2col +
-    /// `cblas_sgemm` otherwise (1×1 stride-1 unpadded layers skip im2col).
     /// - Parameters:
     ///   - input: `[N, C_in, H, W]`.
     ///   - weight: `[C_out, C_in/groups, kH, kW]`.
     ///   - bias: `[C_out]` or `nil`.
+    ///   - algorithm: `.auto` lets ``ConvolutionPlanner/shared`` choose; the others force a path.
+    ///   - tile: the FFT tile size (when FFT runs); `nil` lets the planner choose.
     /// - Returns: `[N, C_out, H_out, W_out]`.
     /// - Precondition: shapes agree with `geometry` (checked by the importer).
-    public static func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry) -> Tensor {
+    public static func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
+                              algorithm: ConvolutionAlgorithm = .auto, tile: Int? = nil) -> Tensor {
+        conv2DWithChoice(input, weight: weight, bias: bias, geometry: g, algorithm: algorithm, tile: tile).output
+    }
+
+    /// ``conv2D(_:weight:bias:geometry:algorithm:tile:)`` that also returns what ran.
+    public static func conv2DWithChoice(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
+                                        algorithm: ConvolutionAlgorithm = .auto, tile: Int? = nil) -> (output: Tensor, choice: ConvolutionChoice) {
+        let problem = ConvolutionProblem(direction: .forward, input: input.shape, weight: weight.shape, geometry: g,
+                                         outputSize: (g.convOutput(input.shape[2], axis: 0), g.convOutput(input.shape[3], axis: 1)))
+        let choice = ConvolutionPlanner.shared.choose(problem, algorithm: algorithm, tile: tile) { c in
+            _ = runConv2D(input, weight: weight, geometry: g, choice: c)
+        }
+        var out = runConv2D(input, weight: weight, geometry: g, choice: choice)
+        if let bias { addBias(&out, bias) }
+        return (out, choice)
+    }
+
+    static func runConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, choice: ConvolutionChoice) -> Tensor {
+        let oh = g.convOutput(input.shape[2], axis: 0), ow = g.convOutput(input.shape[3], axis: 1)
+        precondition(oh > 0 && ow > 0, "conv output is empty")
+        var out = Tensor(shape: [input.shape[0], weight.shape[0], oh, ow])
+        switch choice.algorithm {
+        case .fft: fftConv2D(input, weight: weight, geometry: g, tile: choice.tile, out: &out)
+        case .direct:
+            if weight.shape[1] == 1 && weight.shape[0] == g.groups {
+                depthwise(input, weight: weight, geometry: g, out: &out)
+            } else {
+                directConv2D(input, weight: weight, geometry: g, out: &out)
+            }
+        case .gemm, .auto: gemmConv2D(input, weight: weight, geometry: g, out: &out)
+        }
+        return out
+    }
+
+    /// im2col + `cblas_sgemm` per batch item and group (1×1 stride-1 unpadded layers skip im2col).
+    static func gemmConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
         let n = input.shape[0], cIn = input.shape[1], h = input.shape[2], w = input.shape[3]
         let cOut = weight.shape[0], cPerGroup = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
         precondition(cPerGroup * g.groups == cIn && cOut % g.groups == 0, "conv channel mismatch")
-        let oh = g.convOutput(h, axis: 0), ow = g.convOutput(w, axis: 1)
-        precondition(oh > 0 && ow > 0, "conv output is empty")
+        let oh = out.shape[2], ow = out.shape[3]
         let outPerGroup = cOut / g.groups
-        var out = Tensor(shape: [n, cOut, oh, ow])
         let inputPlane = h * w, outPlane = oh * ow
-        if cPerGroup == 1 && outPerGroup == 1 {
-            depthwise(input, weight: weight, geometry: g, out: &out)
-        } else {
+        do {
             let kSize = cPerGroup * kh * kw
             let isPointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
             var columns = isPointwise ? [] : [Float](repeating: 0, count: kSize * outPlane)
@@ -82,8 +114,6 @@ public enum Convolution {
                 }
             }
         }
-        if let bias { addBias(&out, bias) }
-        return out
     }
 
     /// Adds `bias[c]` to every element of channel `c` of an `[N, C, …]` tensor.
@@ -213,27 +243,59 @@ public enum Convolution {
     }
 
     /// 2-D transposed convolution (ONNX `ConvTranspose`): the adjoint of ``conv2D`` with the same
-    /// weights, computed as `colᵀ = Wᵀ · x` followed by col2im.
+    /// weights.
     /// - Parameters:
     ///   - input: `[N, C_in, H, W]`.
     ///   - weight: `[C_in, C_out/groups, kH, kW]` (ONNX `ConvTranspose` layout).
     ///   - bias: `[C_out]` or `nil`.
-    ///   - outputSize: `(H_out, W_out)`; every output pixel within it receives its contributions.
+    ///   - outputSize: `(H_out, W_out)`; every output pixel within it receives its contributions
+    ///     (ONNX's pads crop the full result; output padding extends it).
+    ///   - algorithm: `.auto` lets ``ConvolutionPlanner/shared`` choose; the others force a path.
+    ///   - tile: the FFT tile size (when FFT runs); `nil` lets the planner choose.
     /// - Returns: `[N, C_out, H_out, W_out]`.
     public static func transposedConv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
-                                        outputSize: (Int, Int)) -> Tensor {
+                                        outputSize: (Int, Int), algorithm: ConvolutionAlgorithm = .auto, tile: Int? = nil) -> Tensor {
+        transposedConv2DWithChoice(input, weight: weight, bias: bias, geometry: g, outputSize: outputSize,
+                                   algorithm: algorithm, tile: tile).output
+    }
+
+    /// ``transposedConv2D(_:weight:bias:geometry:outputSize:algorithm:tile:)`` that also returns what ran.
+    public static func transposedConv2DWithChoice(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
+                                                  outputSize: (Int, Int), algorithm: ConvolutionAlgorithm = .auto,
+                                                  tile: Int? = nil) -> (output: Tensor, choice: ConvolutionChoice) {
+        let problem = ConvolutionProblem(direction: .transposed, input: input.shape, weight: weight.shape, geometry: g, outputSize: outputSize)
+        let choice = ConvolutionPlanner.shared.choose(problem, algorithm: algorithm, tile: tile) { c in
+            _ = runTransposedConv2D(input, weight: weight, geometry: g, outputSize: outputSize, choice: c)
+        }
+        var out = runTransposedConv2D(input, weight: weight, geometry: g, outputSize: outputSize, choice: choice)
+        if let bias { addBias(&out, bias) }
+        return (out, choice)
+    }
+
+    static func runTransposedConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, outputSize: (Int, Int),
+                                    choice: ConvolutionChoice) -> Tensor {
+        var out = Tensor(shape: [input.shape[0], weight.shape[1] * g.groups, outputSize.0, outputSize.1])
+        switch choice.algorithm {
+        case .fft: fftTransposedConv2D(input, weight: weight, geometry: g, tile: choice.tile, out: &out)
+        case .direct:
+            if weight.shape[1] == 1 && weight.shape[0] == g.groups {
+                transposedDepthwise(input, weight: weight, geometry: g, out: &out)
+            } else {
+                directTransposedConv2D(input, weight: weight, geometry: g, out: &out)
+            }
+        case .gemm, .auto: gemmTransposedConv2D(input, weight: weight, geometry: g, out: &out)
+        }
+        return out
+    }
+
+    /// `colᵀ = Wᵀ · x` per batch item and group, followed by col2im.
+    static func gemmTransposedConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
         let n = input.shape[0], cIn = input.shape[1], h = input.shape[2], w = input.shape[3]
         let outPerGroup = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
         let inPerGroup = cIn / g.groups
         let cOut = outPerGroup * g.groups
-        let (oh, ow) = outputSize
-        var out = Tensor(shape: [n, cOut, oh, ow])
+        let oh = out.shape[2], ow = out.shape[3]
         let kSize = outPerGroup * kh * kw
-        if inPerGroup == 1 && outPerGroup == 1 {
-            transposedDepthwise(input, weight: weight, geometry: g, out: &out)
-            if let bias { addBias(&out, bias) }
-            return out
-        }
         input.scalars.withUnsafeBufferPointer { src in
             weight.scalars.withUnsafeBufferPointer { wt in
                 out.scalars.withUnsafeMutableBufferPointer { dst in
@@ -263,8 +325,6 @@ public enum Convolution {
                 }
             }
         }
-        if let bias { addBias(&out, bias) }
-        return out
     }
 
     /// `⌈a / b⌉` for any sign of `a` and positive `b`.
