@@ -77,7 +77,7 @@ struct ProjectCommand: AsyncParsableCommand {
                                                            progress: progress.update)
             progress.finish()
             try algorithmOptions.finish()
-            print("\(manifest.outputs.count) projections of \(l.name) → \(out)/")
+            print("\(manifest.outputs.filter { $0.kind == "projection" }.count) projections of \(l.name) → \(out)/")
         }
     }
 }
