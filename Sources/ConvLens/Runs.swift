@@ -72,8 +72,8 @@ extension Model {
             if let grid {
                 let set = try grid.tiles.tiles(for: t, layer: layer.name)
                 let g = grid.grid(for: geo)
+                let layout = try checkedGridLayout(set, g, labels: grid.labels, layer: layer.name)
                 let picture = set.render(g, labels: grid.labels)
-                let layout = gridLayout(set, g, labels: grid.labels)
                 try write(picture, stem: "\(stem)-grid", in: directory)
                 var e = Manifest.Output(kind: "activation-grid")
                 e.layer = layer.name

@@ -142,9 +142,9 @@ extension Model {
         var tiles = request.tiles
         if preprocessing.channelOrder == .bgr { tiles.bgr = true }
         let set = try tiles.tiles(for: fw.weights, groups: fw.groups)
+        let layout = try checkedGridLayout(set, request.grid, labels: request.labels, layer: layer.name)
         let picture = set.render(request.grid, labels: request.labels)
         let b = fw.weights.shape[1]
-        let layout = gridLayout(set, request.grid, labels: request.labels)
 
         try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "filters", input: nil, parameters: parameters)
@@ -265,6 +265,7 @@ extension Model {
                         tag: "\(layer.name)/activations/image/\(i)")
             }
             let set = try request.grid.tiles.tiles(for: t, layer: layer.name)
+            _ = try checkedGridLayout(set, g, labels: request.grid.labels, layer: layer.name)
             try add(set.render(g, labels: request.grid.labels), tag: "\(layer.name)/grid")
             file.add(images: images, step: Int64(request.step), wallTime: wallTime)
             var e = Manifest.Output(kind: "tensorboard")
@@ -290,6 +291,17 @@ extension Model {
     func write(_ picture: Image, stem: String, in directory: String) throws {
         try picture.writePNG(to: directory + "/\(stem).png")
         try NPY.write(picture.unitTensor(), to: directory + "/\(stem).npy")
+    }
+
+    /// The grid's layout, refusing pictures larger than ``Image/maximumPixelCount`` before any
+    /// pixel is allocated (many channels × a large `--zoom`).
+    func checkedGridLayout(_ set: TileSet, _ grid: Grid, labels: Bool, layer: String) throws -> Grid.Layout {
+        let layout = gridLayout(set, grid, labels: labels)
+        let (pixels, overflow) = layout.width.multipliedReportingOverflow(by: layout.height)
+        guard !overflow, pixels <= Image.maximumPixelCount else {
+            throw ConvLensError(.absurdSize, file: "--zoom", "the grid of layer '\(layer)' would be \(layout.width)×\(layout.height) pixels; use a smaller --zoom, --max-tiles or --channel")
+        }
+        return layout
     }
 
     func gridLayout(_ set: TileSet, _ grid: Grid, labels: Bool) -> Grid.Layout {

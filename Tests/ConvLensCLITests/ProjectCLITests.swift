@@ -98,3 +98,12 @@ final class CompareCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 }
+
+final class GridLimitCLITests: XCTestCase {
+    func testHugeGridIsRefusedBeforeAllocation() throws {
+        let out = try temporaryDirectory(self) + "/g"
+        // 1,280 tiles of 7×7 at zoom 64 would be about 16,000 × 16,000 pixels.
+        let r = try runCLI(["activations", "--layer", "/features/features.18/features.18.2/Clip", "--zoom", "64", "--out", out])
+        assertBadInput(r, mentioning: "would be")
+    }
+}
