@@ -67,7 +67,7 @@ model: $(REF_VENV)/bin/python
 fixtures: $(REF_VENV)/bin/python keras-fixtures
 	for g in Tests/ReferenceGenerators/make_*.py; do \
 	  [ $$g = Tests/ReferenceGenerators/make_keras_fixtures.py ] && continue; \
-	  $(REF_VENV)/bin/python $$g || exit 1; done
+	  KERAS_BACKEND=torch $(REF_VENV)/bin/python $$g || exit 1; done
 
 $(KERAS_VENV)/bin/python:
 	python3 -m venv $(KERAS_VENV)
