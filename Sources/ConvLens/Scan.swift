@@ -470,7 +470,7 @@ extension Model {
                         for ch in 0..<c {
                             let base = ch * h * w
                             if request.perPosition {
-                                for p in 0..<(h * w) where lists[l][ch].admits(a[base + p]) {
+                                for p in 0..<(h * w) where !a[base + p].isNaN && lists[l][ch].admits(a[base + p]) {
                                     lists[l][ch].offer(ScanEntry(value: a[base + p], image: index, y: p / w, x: p % w))
                                 }
                             } else {

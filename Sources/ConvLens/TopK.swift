@@ -91,7 +91,7 @@ extension Model {
         let stem = fileStem(forLayer: layer.name)
         var display = request.display
         display.bgr = scan.preprocessing.channelOrder == .bgr
-        func record(_ t: Tensor, _ picture: Image, name: String, view: String, channel: Int, rank: Int?, entry: ScanEntry?, rule: ProjectionRule?) throws {
+        func emit(_ t: Tensor, _ picture: Image, name: String, view: String, channel: Int, rank: Int?, entry: ScanEntry?, rule: ProjectionRule?) throws {
             try NPY.write(t, to: "\(directory)/\(name).npy")
             try picture.writePNG(to: "\(directory)/\(name).png")
             var o = Manifest.Output(kind: "topk")
@@ -128,11 +128,11 @@ extension Model {
                 let inputPicture = try displayImage(of: ModelInput(path: scan.images[e.image],
                                                                    tensor: inputIsNHWC ? Reshaping.transpose(crop.input, perm: [0, 2, 3, 1]) : crop.input,
                                                                    preprocessing: scan.preprocessing)).rgb()
-                try record(crop.input, inputPicture, name: name + "_input", view: "input", channel: c, rank: r, entry: e, rule: nil)
+                try emit(crop.input, inputPicture, name: name + "_input", view: "input", channel: c, rank: r, entry: e, rule: nil)
                 inputTiles.append(inputPicture)
                 for (k, rule) in request.rules.enumerated() {
                     let picture = display.render(crop.projections[k]).rgb()
-                    try record(crop.projections[k], picture, name: "\(name)_\(rule.rawValue)", view: "projection", channel: c, rank: r, entry: e, rule: rule)
+                    try emit(crop.projections[k], picture, name: "\(name)_\(rule.rawValue)", view: "projection", channel: c, rank: r, entry: e, rule: rule)
                     projectionTiles[k].append(picture)
                 }
             }
@@ -143,7 +143,7 @@ extension Model {
             let inputGrid = grid.render(inputTiles, labels: labels)
             for (k, rule) in request.rules.enumerated() {
                 let montage = Canvas.horizontal([inputGrid, grid.render(projectionTiles[k], labels: labels)], spacing: 8, background: .white)
-                try record(montage.unitTensor(), montage, name: "\(stem)_c\(c)_\(rule.rawValue)_montage", view: "montage", channel: c,
+                try emit(montage.unitTensor(), montage, name: "\(stem)_c\(c)_\(rule.rawValue)_montage", view: "montage", channel: c,
                            rank: nil, entry: nil, rule: rule)
             }
         }

@@ -71,9 +71,9 @@ struct ScanCommand: AsyncParsableCommand {
             let progress = RateProgressLine(label: "scan", unit: "images")
             let start = Date()
             let result = try model.scan(request, source: source, to: out, parameters: params) { p in
-                if let (path, why) = p.skipped {
+                if let skipped = p.skipped {
                     progress.interrupt()
-                    FileHandle.standardError.write(Data("convlens: skipped \(path): \(why)\n".utf8))
+                    FileHandle.standardError.write(Data("convlens: skipped \(skipped.path): \(skipped.reason)\n".utf8))
                 }
                 progress.update(p.done, p.total, thisRun: p.doneThisRun)
                 if let stopAfter, p.doneThisRun >= stopAfter { exit(75) }
