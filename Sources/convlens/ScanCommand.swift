@@ -76,7 +76,7 @@ struct ScanCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("convlens: skipped \(skipped.path): \(skipped.reason)\n".utf8))
                 }
                 progress.update(p.done, p.total, thisRun: p.doneThisRun)
-                if let stopAfter, p.doneThisRun >= stopAfter { exit(75) }
+                if let stopAfter, p.doneThisRun >= stopAfter { Foundation.exit(75) }
             }
             progress.finish()
             let seconds = Date().timeIntervalSince(start)
