@@ -12,7 +12,7 @@ REF_VENV ?= .venv-ref
 KERAS_VENV ?= .venv-keras
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test tensorboard-check demo install fixtures keras-fixtures model proto clean
+.PHONY: all deps build test tensorboard-check demo install fixtures keras-fixtures model proto clean test-distributed
 
 all: build
 
@@ -49,6 +49,15 @@ tensorboard-check:
 
 demo: build
 	$(BIN) demo
+
+# A 3-shard scan on a local Ray cluster, merged, must equal the single scan (not part of `make test`;
+# installs the pinned Ray into $(RAY_VENV) on first use; needs PyPI then).
+RAY_VENV ?= .venv-ray
+$(RAY_VENV)/bin/ray:
+	python3 -m venv $(RAY_VENV) && $(RAY_VENV)/bin/pip install -q -r Scripts/requirements-ray.txt
+
+test-distributed: build $(RAY_VENV)/bin/ray
+	Scripts/test-distributed.sh $(BIN) $(RAY_VENV)/bin/python
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/convlens

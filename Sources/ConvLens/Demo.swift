@@ -41,8 +41,9 @@ public enum Demo {
 
     /// Runs inspect, classify, filters, activations (tensors, grids and one overlay), tensorboard,
     /// projections of the strongest units of three layers with all three rules, and comparison
-    /// panels, writing one sub-folder per step under `out` (`classify/`, `filters/`,
-    /// `activations/`, `tensorboard/`, `projections/<layer>/`, `compare/<layer>/`), and returns the
+    /// panels, and a dataset scan of the sample images with top-K montages, writing one sub-folder
+    /// per step under `out` (`classify/`, `filters/`, `activations/`, `tensorboard/`,
+    /// `projections/<layer>/`, `compare/<layer>/`, `scan/`, `topk/<layer>/`), and returns the
     /// printable report.
     /// - Throws: ``ConvLensError`` for unreadable input or unwritable output.
     public static func run(model modelPath: String?, image: String?, out: String) throws -> String {
@@ -110,6 +111,35 @@ public enum Demo {
             try model.writeComparisons(compare, trace: trace, input: input, to: "\(out)/compare/\(stem)", parameters: params)
             report.append("  comparison panels → \(out)/compare/\(stem)/\(stem)_page.png")
         }
+        report.append("")
+        report.append(contentsOf: try scanStep(model: model, layers: layers, out: out))
         return report.joined(separator: "\n")
+    }
+
+    /// The dataset-scan step: `scan/` over the bundled sample images (the top 3 of every channel of
+    /// the early and middle layers) and `topk/<layer>/`, the montages of the three units with the
+    /// strongest top activations of each.
+    static func scanStep(model: Model, layers: [Layer], out: String) throws -> [String] {
+        let scanLayers = Array(layers.prefix(2))
+        guard !scanLayers.isEmpty else { return [] }
+        let images = (try BundledResources.path(BundledResources.defaultImage) as NSString).deletingLastPathComponent
+        var request = ScanRequest(layers: scanLayers.map(\.name))
+        request.top = 3
+        let params: [String: JSONValue] = ["out": .string(out + "/scan"), "images": .string(images)]
+        let result = try model.scan(request, source: try ScanSource.open(images), to: out + "/scan", parameters: params)
+        var report = ["scan of \(result.scanned) sample images, top \(result.top) per channel of \(scanLayers.map(\.name).joined(separator: ", ")) → \(out)/scan/scan.json"]
+        for l in result.layers {
+            let strongest = l.units.indices.sorted {
+                let a = l.units[$0].first?.value ?? -.infinity, b = l.units[$1].first?.value ?? -.infinity
+                return a != b ? a > b : $0 < $1
+            }.prefix(3)
+            var topk = TopKRequest(layer: l.name)
+            topk.channels = Array(strongest)
+            topk.display = Display(mode: .norm)
+            let stem = fileStem(forLayer: l.name)
+            try model.writeTopK(topk, scan: result, to: "\(out)/topk/\(stem)", parameters: ["out": .string("\(out)/topk/\(stem)")])
+            report.append("  top-\(result.top) montages of \(l.name), channels \(strongest.map(String.init).joined(separator: ",")) → \(out)/topk/\(stem)/")
+        }
+        return report
     }
 }
