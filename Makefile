@@ -12,7 +12,7 @@ REF_VENV ?= .venv-ref
 KERAS_VENV ?= .venv-keras
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test tensorboard-check demo install fixtures keras-fixtures model proto clean
+.PHONY: all deps build test tensorboard-check notebook-check notebooks demo install fixtures keras-fixtures model proto clean
 
 all: build
 
@@ -40,12 +40,24 @@ test: deps
 	passed=$$(grep -cE "^Test Case .* passed" .build/test.log); failed=$$(grep -cE "^Test Case .* failed" .build/test.log); \
 	echo "$$passed passed, $$failed failed"; [ $$status = 0 ] || exit $$status; \
 	$(MAKE) --no-print-directory tensorboard-check
+	@$(MAKE) --no-print-directory notebook-check
 
 # Reads event files written by convlens with TensorBoard's own EventAccumulator, in a venv with the
 # pinned tensorboard (created on first use; skipped with a message when PyPI is unreachable).
 tensorboard-check:
 	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
 	@Scripts/tensorboard-check.sh $(BIN)
+
+# Validates (nbformat.validate), renders (nbconvert --to html) and executes (nbconvert --execute)
+# notebooks written by convlens, and every notebook in Notebooks-export/, in a venv with the pinned
+# nbformat/nbconvert/ipykernel/numpy/matplotlib (skipped with a message when PyPI is unreachable).
+notebook-check:
+	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
+	@Scripts/notebook-check.sh $(BIN)
+
+# Regenerates Notebooks-export/ from scratch with the bundled model and image (Scripts/export-notebooks.sh).
+notebooks: build
+	Scripts/export-notebooks.sh $(BIN) Notebooks-export
 
 demo: build
 	$(BIN) demo
