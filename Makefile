@@ -12,7 +12,7 @@ REF_VENV ?= .venv-ref
 KERAS_VENV ?= .venv-keras
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test tensorboard-check notebook-check notebooks demo install fixtures keras-fixtures model proto clean
+.PHONY: all deps build test tensorboard-check notebook-check study-check notebooks demo install fixtures keras-fixtures model proto clean
 
 all: build
 
@@ -41,6 +41,7 @@ test: deps
 	echo "$$passed passed, $$failed failed"; [ $$status = 0 ] || exit $$status; \
 	$(MAKE) --no-print-directory tensorboard-check
 	@$(MAKE) --no-print-directory notebook-check
+	@$(MAKE) --no-print-directory study-check
 
 # Reads event files written by convlens with TensorBoard's own EventAccumulator, in a venv with the
 # pinned tensorboard (created on first use; skipped with a message when PyPI is unreachable).
@@ -55,9 +56,15 @@ notebook-check:
 	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
 	@Scripts/notebook-check.sh $(BIN)
 
+# Runs the example study (Examples/LayerStudy) on a small layer and checks its report.
+study-check:
+	@$(SWIFT) build -c $(CONFIG) --product LayerStudy
+	@Scripts/study-check.sh .build/$(CONFIG)/LayerStudy
+
 # Regenerates Notebooks-export/ from scratch with the bundled model and image (Scripts/export-notebooks.sh).
 notebooks: build
-	Scripts/export-notebooks.sh $(BIN) Notebooks-export
+	$(SWIFT) build -c $(CONFIG) --product LayerStudy
+	STUDY_BIN=.build/$(CONFIG)/LayerStudy Scripts/export-notebooks.sh $(BIN) Notebooks-export
 
 demo: build
 	$(BIN) demo

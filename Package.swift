@@ -39,6 +39,8 @@ let package = Package(
         .executableTarget(
             name: "convlens",
             dependencies: ["ConvLens", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // A small study written with the library (Examples/LayerStudy; run by `make study-check`).
+        .executableTarget(name: "LayerStudy", dependencies: ["ConvLens"], path: "Examples/LayerStudy"),
 
         .target(name: "TestSupport", dependencies: ["ConvLensCore", "ConvLensImaging"], path: "Tests/TestSupport"),
         .testTarget(name: "ConvLensCoreTests", dependencies: ["ConvLensCore", "TestSupport"]),
