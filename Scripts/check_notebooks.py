@@ -3,8 +3,8 @@
 For every notebook: nbformat.validate (nbformat 4.5: unique cell ids, code-cell fields, display_data
 fields), at least one embedded PNG that decodes as PNG, the kernelspec, the exact command line, and a
 `jupyter nbconvert --to html` render whose page holds the images inline. For the notebooks given
-with --execute: `jupyter nbconvert --execute` in a copy of its folder, which must end with the cell
-that reloads every array and checks its shape against manifest.json.
+with --execute: `jupyter nbconvert --execute` in a copy of its folder; a cell must reload the arrays, check
+their shapes (against manifest.json for `convlens notebook`) and say so.
 """
 import argparse
 import base64
@@ -57,10 +57,11 @@ def execute(path: Path, work: Path):
     subprocess.run(["jupyter", "nbconvert", "--to", "notebook", "--execute", "--output", "executed.ipynb",
                     "--ExecutePreprocessor.timeout=300", str(copy / path.name)], check=True, capture_output=True)
     nb = nbformat.read(copy / "executed.ipynb", as_version=4)
-    last = [c for c in nb.cells if c.cell_type == "code"][-1]
-    printed = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                      if o.get("output_type") == "stream")
     if "arrays reload with the documented shapes" not in printed:
-        fail(f"{path}: the executed notebook's last cell printed {printed!r}")
+        fail(f"{path}: the executed notebook did not report its arrays reloaded; it printed {printed!r}")
+    printed = [l for l in printed.splitlines() if "arrays reload" in l][-1]
     figures = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
                   if "image/png" in o.get("data", {}))
     print(f"  ok  {path}: executes; {printed.strip()}; {figures} figures")

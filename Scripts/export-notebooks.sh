@@ -15,11 +15,11 @@ mkdir -p "$out"
   --max-array-bytes $limit --out "$out/a-filters-activations"
 # (b) deconvnet vs guided vs backprop for the strongest units of a late layer.
 "$bin" notebook --title "Deconvnet, guided backprop and backprop on the strongest units of a late layer" \
-  --layer '#94' --strongest 3 --sections activations,projections,compare --rule all \
+  --layer '#94' --strongest 2 --sections activations,projections,compare --rule all --tile-size 96 \
   --max-array-bytes $limit --out "$out/b-rules-late-layer"
 # (c) direct views (activation overlays) vs deconvolution across layers.
 "$bin" notebook --title "Direct views and projections across layers" \
-  --layer '#20' --layer '#37' --layer '#65' --strongest 1 --sections activations,compare \
+  --layer '#20' --layer '#37' --layer '#65' --strongest 1 --sections activations,compare --tile-size 96 \
   --max-array-bytes $limit --out "$out/c-direct-vs-projection"
 # (d) the library study (Examples/LayerStudy), when its executable is given.
 if [ -n "$study" ]; then

@@ -78,13 +78,20 @@ func study() throws {
         let s = d[c].seed
         let pos = s.y.map { "(\($0), \(s.x ?? 0))" } ?? "—"
         table += "| \(rank + 1) | \(c) | \(pos) | \(String(format: "%.4g", s.activation)) | "
-        table += (0..<3).map { String(format: "%.3f", similarity[3 * c + $0]) }.joined(separator: " | ") + " |\n"
+        let sims: [String] = (0..<3).map { k in String(format: "%.3f", similarity[3 * c + k]) }
+        table += sims.joined(separator: " | ") + " |\n"
     }
-    let mean = (0..<3).map { k in (0..<channels).map { similarity[3 * $0 + k] }.reduce(0, +) / Float(max(1, channels)) }
+    var mean: [Float] = []
+    for k in 0..<3 {
+        var sum: Float = 0
+        for c in 0..<channels { sum += similarity[3 * c + k] }
+        mean.append(sum / Float(max(1, channels)))
+    }
+    let meanText = mean.map { String(format: "%.3f", $0) }
     let summary = """
         Layer `\(layer.name)` (\(layer.shape.dimensions)), \(channels) channels, each projected from its strongest unit with all three rules \
-        (\(3 * channels) projections). Mean cosine similarity between the rules' projections: deconvnet·guided \(String(format: "%.3f", mean[0])), \
-        guided·backprop \(String(format: "%.3f", mean[1])), deconvnet·backprop \(String(format: "%.3f", mean[2])). \
+        (\(3 * channels) projections). Mean cosine similarity between the rules' projections: deconvnet·guided \(meanText[0]), \
+        guided·backprop \(meanText[1]), deconvnet·backprop \(meanText[2]). \
         Guided backpropagation shares the forward ReLU mask with backprop and the backward ReLU with deconvnet, so it usually sits between them.
         """
     let command = (["LayerStudy"] + args).map(shellQuote).joined(separator: " ")
@@ -105,7 +112,9 @@ func study() throws {
         plt.show()
         print("arrays reload with the documented shapes")
         """)
-    nb.markdown("## The strongest units\n\nInput with the receptive field, the field, the activation overlay, then deconvnet, guided and backprop cropped to the field.")
+    let compareLine = "convlens compare --layer \(shellQuote(query)) --channel \(ranking.prefix(top).map(String.init).joined(separator: ",")) --out compare"
+    nb.markdown("## The strongest units\n\nInput with the receptive field, the field, the activation overlay, then deconvnet, guided and backprop cropped to the field. The same panels from the command line:\n\n```sh\n\(compareLine)\n```")
+    report += "Panels as written by `\(compareLine)`:\n\n"
     for o in panels.outputs where o.channel != nil {
         let png = "compare/\(o.png!)"
         report += "![channel \(o.channel!)](\(png))\n\n"

@@ -171,8 +171,9 @@ extension Model {
         }
 
         let params = parameters
-        func embed(_ subdir: String, _ m: Manifest, kinds: Set<String>, caption: (Manifest.Output) -> String) throws {
-            for o in m.outputs where kinds.contains(o.kind) {
+        func embed(_ subdir: String, _ m: Manifest, kinds: Set<String>, only: (Manifest.Output) -> Bool = { _ in true },
+                   caption: (Manifest.Output) -> String) throws {
+            for o in m.outputs where kinds.contains(o.kind) && only(o) {
                 guard let png = o.png else { continue }
                 let rel = "\(subdir)/\(png)"
                 nb.code("Image(\"\(rel)\")", outputs: [.png(try AtomicFile.read("\(directory)/\(rel)"), text: caption(o))])
@@ -225,16 +226,23 @@ extension Model {
         if sections.contains(.filters) {
             let convs = layers.filter { (try? filterWeights(of: $0)) != nil }
             if !convs.isEmpty {
-                nb.markdown("## Filters\n\nThe learned weights of each convolution, one tile per output channel: RGB for the first layer, the norm over input channels elsewhere, depthwise kernels as their own tile. The arrays are the weights exactly as stored: `[C_out, C_in/groups, kH, kW]`.")
+                nb.markdown("## Filters\n\nThe learned weights of each convolution, one tile per output channel: RGB for the first layer, depthwise kernels as they are, and elsewhere the L2 norm of each filter over its input channels. The arrays are the weights exactly as stored: `[C_out, C_in/groups, kH, kW]`.")
             }
             for layer in convs {
                 let stem = fileStem(forLayer: layer.name)
                 let sub = "filters/\(stem)"
-                let m = try writeFilters(layer.name, request: FilterGridRequest(labels: true), to: "\(directory)/\(sub)", parameters: params)
-                nb.markdown("### `\(layer.name)`\n\n```sh\nconvlens filters\(modelFlag) --layer \(shellQuote(layer.name)) --labels --out \(sub)\n```")
+                // One tile per filter: RGB for 3 channels per filter, the kernel for depthwise, and
+                // the norm over input channels otherwise (the pairs view of a 1×1 layer with
+                // hundreds of inputs would be a picture of ~10⁵ tiles).
+                let b = (try filterWeights(of: layer)).weights.shape[1]
+                let view: FilterView? = b == 3 || b == 1 ? nil : .norm
+                let m = try writeFilters(layer.name, request: FilterGridRequest(tiles: FilterTiles(view: view), labels: true),
+                                         to: "\(directory)/\(sub)", parameters: params)
+                let viewFlag = view == nil ? "" : " --view norm"
+                nb.markdown("### `\(layer.name)`\n\n```sh\nconvlens filters\(modelFlag) --layer \(shellQuote(layer.name))\(viewFlag) --labels --out \(sub)\n```")
                 try embed(sub, m, kinds: ["filter-grid"]) { "filters of \($0.layer ?? "")" }
                 let kept = try collect(sub, m)
-                reload(kept.filter { $0.kind == "filters" }) { "show_maps(ARRAY, \"\(layer.name) weights, input channel 0\")" }
+                reload(kept.filter { $0.kind == "filters" }) { _ in "show_maps(ARRAY, \"\(layer.name) weights, input channel 0\")" }
             }
         }
         if sections.contains(.activations) {
@@ -287,7 +295,8 @@ extension Model {
                 }
                 done += u.channels.count * 3
                 nb.markdown("## Direct view and projections of `\(u.layer.name)`, side by side\n\nOne panel per unit: the input with the unit's receptive field boxed, the field itself, the channel's activation blended on the input (the direct view), and the deconvnet, guided and backprop projections cropped to the field. Arrays: the panels as `[H, W, 3]` in `[0, 1]`.\n\n```sh\nconvlens compare\(modelFlag)\(imageFlag) --layer \(shellQuote(u.layer.name)) --channel \(channelList)\(atFlag) --display \(request.display.mode.rawValue) --tile-size \(request.tileSize) --out \(sub)\n```")
-                try embed(sub, m, kinds: ["panel"]) { o in o.channel.map { "panel of channel \($0)" } ?? "all panels" }
+                // The unit panels (the page only stacks them).
+                try embed(sub, m, kinds: ["panel"], only: { $0.channel != nil }) { o in "panel of channel \(o.channel ?? 0)" }
                 let kept = try collect(sub, m)
                 reload(Array(kept.filter { $0.kind == "panel" && $0.channel != nil }.prefix(2))) { "show_image(ARRAY, \"\($0.layer ?? "") c\($0.channel ?? 0) panel\")" }
             }
