@@ -43,6 +43,8 @@ public struct NotebookRequest: Sendable {
     public var algorithm: ConvolutionAlgorithm = .auto
     /// Comparison panel tile height in pixels.
     public var tileSize = 128
+    /// Filter and activation grids: at most this many tiles (the first channels); `nil` for all.
+    public var maxTiles: Int?
     /// `.npy` files larger than this many bytes are deleted after writing (their PNGs stay); `nil`
     /// keeps every array. Keeps exported example notebooks small.
     public var maxArrayBytes: Int?
@@ -223,6 +225,7 @@ extension Model {
         let modelFlag = parameters["model"].flatMap { if case .string(let s) = $0 { " --model \(shellQuote(s))" } else { nil } } ?? ""
         let imageFlag = parameters["image"].flatMap { if case .string(let s) = $0 { " --image \(shellQuote(s))" } else { nil } } ?? ""
 
+        let maxTilesFlag = request.maxTiles.map { " --max-tiles \($0)" } ?? ""
         if sections.contains(.filters) {
             let convs = layers.filter { (try? filterWeights(of: $0)) != nil }
             if !convs.isEmpty {
@@ -236,9 +239,9 @@ extension Model {
                 // hundreds of inputs would be a picture of ~10⁵ tiles).
                 let b = (try filterWeights(of: layer)).weights.shape[1]
                 let view: FilterView? = b == 3 || b == 1 ? nil : .norm
-                let m = try writeFilters(layer.name, request: FilterGridRequest(tiles: FilterTiles(view: view), labels: true),
+                let m = try writeFilters(layer.name, request: FilterGridRequest(tiles: FilterTiles(view: view, maxTiles: request.maxTiles), labels: true),
                                          to: "\(directory)/\(sub)", parameters: params)
-                let viewFlag = view == nil ? "" : " --view norm"
+                let viewFlag = (view == nil ? "" : " --view norm") + maxTilesFlag
                 nb.markdown("### `\(layer.name)`\n\n```sh\nconvlens filters\(modelFlag) --layer \(shellQuote(layer.name))\(viewFlag) --labels --out \(sub)\n```")
                 try embed(sub, m, kinds: ["filter-grid"]) { "filters of \($0.layer ?? "")" }
                 let kept = try collect(sub, m)
@@ -248,8 +251,8 @@ extension Model {
         if sections.contains(.activations) {
             let sub = "activations"
             let m = try writeActivations(layers.map(\.name), trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params,
-                                         grid: ActivationGridRequest(labels: true))
-            nb.markdown("## Activations\n\nWhat each layer computed on this image: one tile per channel, all tiles of a layer on one scale (viridis). The arrays are the layer tensors exactly as the forward pass produced them, `[1, C, H, W]`.\n\n```sh\nconvlens activations\(modelFlag)\(imageFlag) \(layers.map { "--layer \(shellQuote($0.name))" }.joined(separator: " ")) --grid --labels --out \(sub)\n```")
+                                         grid: ActivationGridRequest(tiles: ActivationTiles(maxTiles: request.maxTiles), labels: true))
+            nb.markdown("## Activations\n\nWhat each layer computed on this image: one tile per channel, all tiles of a layer on one scale (viridis). The arrays are the layer tensors exactly as the forward pass produced them, `[1, C, H, W]`.\n\n```sh\nconvlens activations\(modelFlag)\(imageFlag) \(layers.map { "--layer \(shellQuote($0.name))" }.joined(separator: " ")) --grid --labels\(maxTilesFlag) --out \(sub)\n```")
             try embed(sub, m, kinds: ["activation-grid"]) { "activations of \($0.layer ?? "")" }
             let kept = try collect(sub, m)
             reload(kept.filter { $0.kind == "activation" }) { "show_maps(ARRAY, \"\($0.layer ?? "") activations\")" }

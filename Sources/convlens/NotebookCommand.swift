@@ -47,6 +47,9 @@ struct NotebookCommand: AsyncParsableCommand {
     @Option(help: "Comparison panel tile height in pixels.")
     var tileSize = 128
 
+    @Option(help: "Filter and activation grids: at most this many tiles (the first ones).")
+    var maxTiles: Int?
+
     @Option(help: "Delete .npy arrays larger than this many bytes after writing (their PNGs stay); keeps exported notebooks small.")
     var maxArrayBytes: Int?
 
@@ -72,6 +75,7 @@ struct NotebookCommand: AsyncParsableCommand {
         if rule != "all" && ProjectionRule(rawValue: rule) == nil { throw ValidationError("--rule must be deconvnet, guided, backprop or all") }
         if parsedSections == nil { throw ValidationError("--sections must list filters, activations, projections or compare, got '\(sections)'") }
         if !(16...1024).contains(tileSize) { throw ValidationError("--tile-size must be between 16 and 1024") }
+        if let m = maxTiles, m < 1 { throw ValidationError("--max-tiles must be at least 1") }
         if let m = maxArrayBytes, m < 0 { throw ValidationError("--max-array-bytes must not be negative") }
         if inputOptions.gridScale != nil { throw ValidationError("--scale layer|tile does not apply to notebook") }
     }
@@ -96,6 +100,7 @@ struct NotebookCommand: AsyncParsableCommand {
             request.algorithm = algorithmOptions.algorithm
             request.tileSize = tileSize
             request.maxArrayBytes = maxArrayBytes
+            request.maxTiles = maxTiles
             request.title = title
             request.commandLine = (["convlens"] + CommandLine.arguments.dropFirst()).map(shellQuote).joined(separator: " ")
             algorithmOptions.apply()
@@ -114,6 +119,7 @@ struct NotebookCommand: AsyncParsableCommand {
             params["display"] = .string(display.rawValue)
             params["lrn"] = .string(lrn.rawValue)
             params["tile-size"] = .integer(tileSize)
+            if let maxTiles { params["max-tiles"] = .integer(maxTiles) }
             if let maxArrayBytes { params["max-array-bytes"] = .integer(maxArrayBytes) }
             if let title { params["title"] = .string(title) }
             params["out"] = .string(out)
