@@ -1,4 +1,5 @@
 import Foundation
+import ConvLens
 import TestSupport
 import XCTest
 
