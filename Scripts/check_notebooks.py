@@ -51,8 +51,8 @@ def check(path: Path, work: Path, index: int):
     print(f"  ok  {path}: valid nbformat 4.5, {len(nb.cells)} cells, {len(pngs)} images, renders to HTML")
 
 
-def execute(path: Path, work: Path):
-    copy = work / "execute"
+def execute(path: Path, work: Path, index: int):
+    copy = work / f"execute{index}"
     shutil.copytree(path.parent, copy)
     subprocess.run(["jupyter", "nbconvert", "--to", "notebook", "--execute", "--output", "executed.ipynb",
                     "--ExecutePreprocessor.timeout=300", str(copy / path.name)], check=True, capture_output=True)
@@ -76,8 +76,8 @@ def main():
     work = Path(a.work)
     for i, p in enumerate(a.notebooks):
         check(Path(p), work, i)
-    for p in a.execute:
-        execute(Path(p), work)
+    for i, p in enumerate(a.execute):
+        execute(Path(p), work, i)
     print(f"notebook-check: {len(a.notebooks)} notebooks valid and rendered, {len(a.execute)} executed")
 
 

@@ -103,9 +103,12 @@ extension Model {
         try inputPicture.writePNG(to: directory + "/input.png")
         let modelRecord = try record()
         var intro = "# \(nb.title)\n\n"
-        intro += "Made by ConvLens \(convLensVersion). **Model**: `\(modelRecord.path)` (SHA-256 `\(modelRecord.sha256.prefix(16))…`), "
+        // Name the bundled files by their resource path, not by where this machine keeps them.
+        let modelName = parameters["model"] == nil ? "the bundled `\(Self.resourceName(modelRecord.path))`" : "`\(modelRecord.path)`"
+        let imageName = parameters["image"] == nil ? "the bundled `\(Self.resourceName(input.path))`" : "`\(input.path)`"
+        intro += "Made by ConvLens \(convLensVersion). **Model**: \(modelName) (SHA-256 `\(modelRecord.sha256.prefix(16))…`), "
         intro += "\(graph.layers.count) layers, input `\(input.tensor.shape.dimensions)`.\n\n"
-        intro += "**Image**: `\(input.path)`"
+        intro += "**Image**: \(imageName)"
         if let p = input.preprocessing {
             intro += ", preprocessed: pixels ÷ \(p.scale), mean \(p.mean), std \(p.std), \(p.channelOrder.rawValue) order"
             if let r = p.resize { intro += ", shorter side resized to \(r)" }
@@ -161,7 +164,7 @@ extension Model {
         if sections.contains(.projections) || sections.contains(.compare) {
             var table = "## The units\n\nA unit is (layer, channel, y, x); y and x are 0-based positions in the layer's activation map"
             table += request.at == nil ? " (each channel's argmax)" : ""
-            table += request.strongest.map { ", the \($0) channels with the largest activation per layer" } ?? ""
+            table += request.strongest.map { $0 == 1 ? ", the channel with the largest activation per layer" : ", the \($0) channels with the largest activation per layer" } ?? ""
             table += ".\n\n| layer | channel | position (y, x) | activation |\n|---|---:|---|---:|\n"
             for u in units {
                 for s in u.seeds {
@@ -323,6 +326,14 @@ extension Model {
         top.outputs.append(o)
         try top.write(to: directory)
         return top
+    }
+}
+
+extension Model {
+    /// `models/mobilenetv2.onnx` for a path inside the bundled resources; the path otherwise.
+    static func resourceName(_ path: String) -> String {
+        guard let r = path.range(of: "/Resources/", options: .backwards) else { return path }
+        return String(path[r.upperBound...])
     }
 }
 
