@@ -12,7 +12,7 @@ REF_VENV ?= .venv-ref
 KERAS_VENV ?= .venv-keras
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test tensorboard-check notebook-check study-check notebooks demo install fixtures keras-fixtures model proto clean
+.PHONY: all deps build test tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean
 
 all: build
 
@@ -65,6 +65,12 @@ study-check:
 notebooks: build
 	$(SWIFT) build -c $(CONFIG) --product LayerStudy
 	STUDY_BIN=.build/$(CONFIG)/LayerStudy Scripts/export-notebooks.sh $(BIN) Notebooks-export
+
+# DocC for the ConvLens module (Sources/ConvLens/ConvLens.docc) with swift-docc-plugin, into
+# .build/docs; unresolved or missing symbols are errors.
+docs:
+	$(SWIFT) package --disable-sandbox generate-documentation --target ConvLens --warnings-as-errors --output-path .build/docs
+	@echo "documentation → .build/docs (a static site: serve it, e.g. python3 -m http.server -d .build/docs, and open /documentation/convlens)"
 
 demo: build
 	$(BIN) demo

@@ -74,7 +74,7 @@ extension Model {
     ///   - parameters: the options to record in the manifests.
     ///   - progress: called with (done, total) backward passes.
     /// - Returns: the top-level manifest.
-    /// - Throws: ``ConvLensError`` for an unknown layer, a channel or position out of range, or
+    /// - Throws: `ConvLensError` for an unknown layer, a channel or position out of range, or
     ///   unwritable output; layers and channels are checked before anything is written.
     @discardableResult
     public func writeNotebook(_ request: NotebookRequest, trace: Trace, input: ModelInput, to directory: String,
