@@ -58,7 +58,7 @@ notebook-check:
 
 # Runs the example study (Examples/LayerStudy) on a small layer and checks its report.
 study-check:
-	@$(SWIFT) build -c $(CONFIG) --product LayerStudy
+	@[ -x .build/$(CONFIG)/LayerStudy ] || $(SWIFT) build -c $(CONFIG) --product LayerStudy
 	@Scripts/study-check.sh .build/$(CONFIG)/LayerStudy
 
 # Regenerates Notebooks-export/ from scratch with the bundled model and image (Scripts/export-notebooks.sh).
