@@ -84,7 +84,7 @@ public actor Session {
     /// - Parameters:
     ///   - request: layer, channels (`nil`: all), seed kind, position, rules, LRN mode, algorithm.
     ///   - progress: called as seeds × rules complete.
-    /// - Returns: one ``Projection`` per seed and rule, rules outermost; each tensor has the
+    /// - Returns: one `Projection` per seed and rule, rules outermost; each tensor has the
     ///   input's shape (`[1, C, H, W]`).
     /// - Throws: `ConvLensError` for an unknown layer or a channel or position out of range.
     public func project(_ request: ProjectionRequest, progress: (@Sendable (WorkProgress) -> Void)? = nil) async throws -> [Projection] {
