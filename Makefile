@@ -12,7 +12,7 @@ REF_VENV ?= .venv-ref
 KERAS_VENV ?= .venv-keras
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test tensorboard-check demo install fixtures keras-fixtures model proto clean test-distributed
+.PHONY: all deps build test tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed
 
 all: build
 
@@ -40,12 +40,37 @@ test: deps
 	passed=$$(grep -cE "^Test Case .* passed" .build/test.log); failed=$$(grep -cE "^Test Case .* failed" .build/test.log); \
 	echo "$$passed passed, $$failed failed"; [ $$status = 0 ] || exit $$status; \
 	$(MAKE) --no-print-directory tensorboard-check
+	@$(MAKE) --no-print-directory notebook-check
+	@$(MAKE) --no-print-directory study-check
 
 # Reads event files written by convlens with TensorBoard's own EventAccumulator, in a venv with the
 # pinned tensorboard (created on first use; skipped with a message when PyPI is unreachable).
 tensorboard-check:
 	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
 	@Scripts/tensorboard-check.sh $(BIN)
+
+# Validates (nbformat.validate), renders (nbconvert --to html) and executes (nbconvert --execute)
+# notebooks written by convlens, and every notebook in Notebooks-export/, in a venv with the pinned
+# nbformat/nbconvert/ipykernel/numpy/matplotlib (skipped with a message when PyPI is unreachable).
+notebook-check:
+	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
+	@Scripts/notebook-check.sh $(BIN)
+
+# Runs the example study (Examples/LayerStudy) on a small layer and checks its report.
+study-check:
+	@[ -x .build/$(CONFIG)/LayerStudy ] || $(SWIFT) build -c $(CONFIG) --product LayerStudy
+	@Scripts/study-check.sh .build/$(CONFIG)/LayerStudy
+
+# Regenerates Notebooks-export/ from scratch with the bundled model and image (Scripts/export-notebooks.sh).
+notebooks: build
+	$(SWIFT) build -c $(CONFIG) --product LayerStudy
+	STUDY_BIN=.build/$(CONFIG)/LayerStudy Scripts/export-notebooks.sh $(BIN) Notebooks-export
+
+# DocC for the ConvLens module (Sources/ConvLens/ConvLens.docc) with swift-docc-plugin, into
+# .build/docs; unresolved or missing symbols are errors.
+docs:
+	$(SWIFT) package --disable-sandbox generate-documentation --target ConvLens --warnings-as-errors --output-path .build/docs
+	@echo "documentation → .build/docs (a static site: serve it, e.g. python3 -m http.server -d .build/docs, and open /documentation/convlens)"
 
 demo: build
 	$(BIN) demo

@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // `make docs` (swift package generate-documentation); not linked into anything.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C libraries, each behind a system-library target (DESIGN.md §2).
@@ -39,6 +41,8 @@ let package = Package(
         .executableTarget(
             name: "convlens",
             dependencies: ["ConvLens", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // A small study written with the library (Examples/LayerStudy; run by `make study-check`).
+        .executableTarget(name: "LayerStudy", dependencies: ["ConvLens"], path: "Examples/LayerStudy"),
 
         .target(name: "TestSupport", dependencies: ["ConvLensCore", "ConvLensImaging"], path: "Tests/TestSupport"),
         .testTarget(name: "ConvLensCoreTests", dependencies: ["ConvLensCore", "TestSupport"]),

@@ -31,7 +31,7 @@ public enum BundledResources {
     }
 
     /// The first search path that exists as a folder.
-    /// - Throws: ``ConvLensError`` with code `missingResource` listing the places searched.
+    /// - Throws: `ConvLensError` with code `missingResource` listing the places searched.
     public static func directory() throws -> String {
         for p in searchPaths {
             var isDir: ObjCBool = false
@@ -41,7 +41,7 @@ public enum BundledResources {
     }
 
     /// The absolute path of a bundled file.
-    /// - Throws: ``ConvLensError`` with code `missingResource` when the folder or the file is missing.
+    /// - Throws: `ConvLensError` with code `missingResource` when the folder or the file is missing.
     public static func path(_ relative: String) throws -> String {
         let p = try directory() + "/" + relative
         guard FileManager.default.fileExists(atPath: p) else {

@@ -32,7 +32,7 @@ extension Model {
     /// A panel holds, left to right: the input with the unit's receptive-field box, the input cropped
     /// to that field, the channel's activation map blended on the input, and the deconvnet, guided
     /// and backprop projections cropped to the field (fully connected units: whole images, no box).
-    /// - Throws: ``ConvLensError`` for an unknown layer, channel or position before anything is
+    /// - Throws: `ConvLensError` for an unknown layer, channel or position before anything is
     ///   written.
     @discardableResult
     public func writeComparisons(_ request: ComparisonRequest, trace: Trace, input: ModelInput, to directory: String,

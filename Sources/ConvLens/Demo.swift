@@ -45,7 +45,7 @@ public enum Demo {
     /// per step under `out` (`classify/`, `filters/`, `activations/`, `tensorboard/`,
     /// `projections/<layer>/`, `compare/<layer>/`, `scan/`, `topk/<layer>/`), and returns the
     /// printable report.
-    /// - Throws: ``ConvLensError`` for unreadable input or unwritable output.
+    /// - Throws: `ConvLensError` for unreadable input or unwritable output.
     public static func run(model modelPath: String?, image: String?, out: String) throws -> String {
         let model = try Model.load(modelPath)
         let input = try model.input(from: image)

@@ -122,7 +122,7 @@ public struct Prediction: Sendable, Codable, Equatable {
 
 extension Model {
     /// The top-`k` classes of a forward run, from the first graph output.
-    /// - Throws: ``ConvLensError`` when the output is not a vector of class scores.
+    /// - Throws: `ConvLensError` when the output is not a vector of class scores.
     public func classify(_ trace: Trace, top k: Int = 5) throws -> [Prediction] {
         guard let name = graph.outputNames.first, let out = trace.values[name] else {
             throw ConvLensError(.unsupportedFeature, file: path, "the model has no output")

@@ -17,7 +17,7 @@ public struct Model: Sendable {
 
     /// Loads a model file: ONNX, or Keras (`.h5`, `.hdf5`, `.keras`, chosen by extension; see
     /// `Docs/Keras.md`); `nil` loads the bundled MobileNetV2.
-    /// - Throws: ``ConvLensError`` naming the file (unreadable, malformed, unsupported, bad metadata).
+    /// - Throws: `ConvLensError` naming the file (unreadable, malformed, unsupported, bad metadata).
     public static func load(_ path: String?) throws -> Model {
         let p = try path ?? BundledResources.path(BundledResources.defaultModel)
         let graph = Graph.isKerasFile(p) ? try Graph.load(keras: p) : try Graph.load(onnx: p)
@@ -73,7 +73,7 @@ public struct Model: Sendable {
     ///     (with or without the batch axis of 1); `nil` means the bundled sample image.
     ///   - preprocessing: the preprocessing for images (default: the model's).
     /// - Returns: the input tensor of shape `graph.inputShape` and how it was made.
-    /// - Throws: ``ConvLensError`` naming the file (unreadable, wrong shape, …).
+    /// - Throws: `ConvLensError` naming the file (unreadable, wrong shape, …).
     public func input(from path: String?, preprocessing: Preprocessing? = nil) throws -> ModelInput {
         let p = try path ?? BundledResources.path(BundledResources.defaultImage)
         let want = graph.inputShape

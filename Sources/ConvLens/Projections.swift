@@ -72,11 +72,12 @@ extension Model {
     /// - Parameters:
     ///   - request: layer, channels, seeds, rules, display, crop.
     ///   - trace: a forward run of this model on `input`.
+    ///   - input: the input the trace ran on (`[1, C, H, W]`, or NHWC for NHWC models).
     ///   - directory: the output folder (created if missing).
     ///   - parameters: the options to record.
     ///   - progress: called with (done, total) seeds×rules.
     /// - Returns: the manifest written and the projections.
-    /// - Throws: ``ConvLensError`` (unknown layer, channel or position out of range, …) before
+    /// - Throws: `ConvLensError` (unknown layer, channel or position out of range, …) before
     ///   anything is written.
     @discardableResult
     public func writeProjections(_ request: ProjectionRequest, trace: Trace, input: ModelInput, to directory: String,

@@ -26,11 +26,13 @@ extension Model {
     /// - Parameters:
     ///   - queries: layer queries (name, tensor name or `#N`), in order.
     ///   - trace: a forward run of this model on `input`.
+    ///   - input: the input the trace ran on (recorded in the manifest; the overlay's background).
+    ///   - parameters: the options to record in the manifest.
     ///   - grid: draw a grid per layer (PNG + `[H, W, 3]` `.npy` in `[0, 1]`); `nil` for none.
     ///   - overlay: blend one channel's map onto the input image (with a colour bar).
     ///   - directory: the output folder (created if missing).
     /// - Returns: the manifest written.
-    /// - Throws: ``ConvLensError`` for unknown layers, channels out of range, an overlay of a layer
+    /// - Throws: `ConvLensError` for unknown layers, channels out of range, an overlay of a layer
     ///   without spatial maps, or unwritable output; nothing is written when a query or channel
     ///   is bad.
     @discardableResult

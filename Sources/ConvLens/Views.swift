@@ -45,8 +45,8 @@ public struct ActivationGridRequest: Sendable {
     /// Scale, boost, gamma, colormap, channels and tile limit.
     public var tiles: ActivationTiles
     /// Layout: zoom, padding. A layer without spatial extent (fully connected, or `1 × 1` maps)
-    /// is drawn as small squares: its tiles aim for 8 pixels instead of ``Grid/minimumTileSize``
-    /// unless ``Grid/zoom`` is set.
+    /// is drawn as small squares: its tiles aim for 8 pixels instead of `Grid.minimumTileSize`
+    /// unless `Grid.zoom` is set.
     public var grid: Grid
     /// Draw the channel index under each tile.
     public var labels: Bool
@@ -103,7 +103,7 @@ public struct TensorBoardRequest: Sendable {
 
 extension Model {
     /// The weights of a Conv or ConvTranspose layer.
-    /// - Throws: ``ConvLensError`` `invalidArgument` (file `--layer`) when the layer is not a
+    /// - Throws: `ConvLensError` `invalidArgument` (file `--layer`) when the layer is not a
     ///   convolution, `unsupportedFeature` when its weights are computed or not 2-D.
     public func filterWeights(of layer: Layer) throws -> FilterWeights {
         let node = graph.nodes[layer.nodeIndex]
@@ -131,8 +131,9 @@ extension Model {
     ///   - query: a layer query naming a Conv or ConvTranspose layer.
     ///   - request: view, scale, layout. A model whose metadata says BGR gets RGB tiles.
     ///   - directory: the output folder (created if missing).
+    ///   - parameters: the options to record in the manifest.
     /// - Returns: the manifest written.
-    /// - Throws: ``ConvLensError`` for an unknown or non-convolution layer, a view that does not fit,
+    /// - Throws: `ConvLensError` for an unknown or non-convolution layer, a view that does not fit,
     ///   unwritable output; nothing is written then.
     @discardableResult
     public func writeFilters(_ query: String, request: FilterGridRequest, to directory: String,
@@ -181,7 +182,7 @@ extension Model {
     /// RGB order); a `.npy` input is min–max scaled to `0...255`. Three channels give RGB, one
     /// gray, others their mean as gray.
     /// - Returns: an image of the model's input size.
-    /// - Throws: ``ConvLensError`` `unsupportedFeature` when the input is not an image batch.
+    /// - Throws: `ConvLensError` `unsupportedFeature` when the input is not an image batch.
     public func displayImage(of input: ModelInput) throws -> Image {
         var t = input.tensor
         if inputIsNHWC { t = Reshaping.transpose(t, perm: [0, 3, 1, 2]) }
@@ -220,10 +221,15 @@ extension Model {
     /// automatic view with `norm` in place of `pairs` (one image per filter) and a global scale.
     /// `manifest.json` (one `kind: "tensorboard"` entry per layer) goes beside the event file.
     /// - Parameters:
+    ///   - request: the layers, the step, the image limit and the grid drawing.
+    ///   - trace: a forward run of this model on `input`.
+    ///   - input: the input the trace ran on (`[1, C, H, W]`).
+    ///   - logdir: the TensorBoard log folder (created if missing).
+    ///   - parameters: the options to record in the manifest.
     ///   - wallTime: seconds since 1970, for the events and the file name.
     ///   - host: the host part of the file name.
     /// - Returns: the manifest and the event file's path.
-    /// - Throws: ``ConvLensError`` for unknown layers, channels out of range, an unwritable logdir
+    /// - Throws: `ConvLensError` for unknown layers, channels out of range, an unwritable logdir
     ///   (e.g. a file); nothing is written then.
     @discardableResult
     public func writeTensorBoard(_ request: TensorBoardRequest, trace: Trace, input: ModelInput, logdir: String,

@@ -9,7 +9,7 @@ struct ConvLensCommand: AsyncParsableCommand {
         abstract: "See what convolutional networks see: filters, activations and back-projections.",
         version: convLensVersion,
         subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, FiltersCommand.self,
-                      TensorboardCommand.self, ProjectCommand.self, CompareCommand.self, DemoCommand.self,
+                      TensorboardCommand.self, ProjectCommand.self, CompareCommand.self, NotebookCommand.self, DemoCommand.self,
                       ScanCommand.self, ScanMergeCommand.self, TopKCommand.self])
 }
 

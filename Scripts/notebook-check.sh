@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make notebook-check`: writes a notebook with the built convlens, then validates it and every
+# notebook in Notebooks-export/ with nbformat.validate, renders each with `jupyter nbconvert --to
+# html`, and executes the fresh one with `jupyter nbconvert --execute` (its last cell reloads every
+# array and checks the shapes in manifest.json) — Scripts/check_notebooks.py, in a venv with the
+# pinned packages of Scripts/notebook-check-requirements.txt. Skips (exit 0, with a clear message)
+# when the venv cannot be made because python3-venv is missing or PyPI is unreachable.
+set -euo pipefail
+bin=${1:?usage: notebook-check.sh path/to/convlens}
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${NB_VENV:-$root/.venv-notebook}
+req=$root/Scripts/notebook-check-requirements.txt
+
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    rm -rf "$venv"
+    echo "notebook-check: SKIPPED — 'python3 -m venv' does not work here (Debian: apt-get install python3-venv)"
+    exit 0
+  fi
+  if ! "$venv/bin/pip" install -q --disable-pip-version-check --timeout 20 --retries 1 -r "$req"; then
+    rm -rf "$venv"
+    if ! python3 -c "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/nbformat/', timeout=15)" >/dev/null 2>&1; then
+      echo "notebook-check: SKIPPED — PyPI is unreachable, so the pinned nbformat/nbconvert cannot be installed"
+      exit 0
+    fi
+    echo "notebook-check: FAILED — pip could not install $(grep -v '^#' "$req" | tr '\n' ' ')"
+    exit 1
+  fi
+  cp "$req" "$venv/requirements.txt"
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$bin" notebook --layer '#65' --strongest 2 --sections filters,activations,projections,compare --out "$work/fresh" > "$work/run.txt"
+grep -q "notebook.ipynb" "$work/run.txt" || { echo "notebook-check: FAILED — convlens notebook printed:"; cat "$work/run.txt"; exit 1; }
+exported=$root/Notebooks-export/a-filters-activations/notebook.ipynb
+PATH="$venv/bin:$PATH" MPLBACKEND=Agg "$venv/bin/python" "$root/Scripts/check_notebooks.py" --work "$work" --execute "$work/fresh/notebook.ipynb" \
+  $([ -f "$exported" ] && echo "--execute $exported") \
+  "$work/fresh/notebook.ipynb" $(ls "$root"/Notebooks-export/*/notebook.ipynb 2>/dev/null)
