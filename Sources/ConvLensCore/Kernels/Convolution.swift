@@ -69,12 +69,7 @@ public enum Convolution {
         var out = Tensor(shape: [input.shape[0], weight.shape[0], oh, ow])
         switch choice.algorithm {
         case .fft: fftConv2D(input, weight: weight, geometry: g, tile: choice.tile, out: &out)
-        case .direct:
-            if weight.shape[1] == 1 && weight.shape[0] == g.groups {
-                depthwise(input, weight: weight, geometry: g, out: &out)
-            } else {
-                directConv2D(input, weight: weight, geometry: g, out: &out)
-            }
+        case .direct: directConv2D(input, weight: weight, geometry: g, out: &out)
         case .gemm, .auto: gemmConv2D(input, weight: weight, geometry: g, out: &out)
         }
         return out
@@ -187,60 +182,6 @@ public enum Convolution {
         }
     }
 
-    /// Direct convolution for layers with one input and one output channel per group, parallel over
-    /// channels; output rows and columns whose window lies inside the input skip the bounds checks.
-    static func depthwise(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
-        let n = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3]
-        let kh = weight.shape[2], kw = weight.shape[3]
-        let oh = out.shape[2], ow = out.shape[3]
-        let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
-        let pt = g.pads[0], pl = g.pads[1]
-        // Output columns [x0, x1) have their whole window inside the input.
-        let x0 = min(ow, (pl + sw - 1) / sw)
-        let last = w - 1 - (kw - 1) * dw + pl
-        let x1 = last < 0 ? x0 : max(x0, min(ow, last / sw + 1))
-        input.scalars.withUnsafeBufferPointer { src in
-            weight.scalars.withUnsafeBufferPointer { wt in
-                out.scalars.withUnsafeMutableBufferPointer { dst in
-                    let ps = SendableConstPointer(src.baseAddress!), pw = SendableConstPointer(wt.baseAddress!)
-                    let pd = SendablePointer(dst.baseAddress!)
-                    Parallelism.forEach(n * c) { plane in
-                        let ch = plane % c
-                        let x = ps.pointer + plane * h * w
-                        let k = pw.pointer + ch * kh * kw
-                        let y = pd.pointer + plane * oh * ow
-                        for oy in 0..<oh {
-                            let row = y + oy * ow
-                            row.update(repeating: 0, count: ow)
-                            for i in 0..<kh {
-                                let iy = oy * sh - pt + i * dh
-                                if iy < 0 || iy >= h { continue }
-                                let inRow = x + iy * w
-                                for j in 0..<kw {
-                                    let kv = k[i * kw + j]
-                                    let shift = j * dw - pl
-                                    for ox in 0..<x0 {
-                                        let ix = ox * sw + shift
-                                        if ix >= 0 && ix < w { row[ox] += kv * inRow[ix] }
-                                    }
-                                    if sw == 1 {
-                                        let base = inRow + shift
-                                        for ox in x0..<x1 { row[ox] += kv * base[ox] }
-                                    } else {
-                                        for ox in x0..<x1 { row[ox] += kv * inRow[ox * sw + shift] }
-                                    }
-                                    for ox in x1..<ow {
-                                        let ix = ox * sw + shift
-                                        if ix >= 0 && ix < w { row[ox] += kv * inRow[ix] }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 
     /// 2-D transposed convolution (ONNX `ConvTranspose`): the adjoint of ``conv2D`` with the same
     /// weights.
@@ -277,12 +218,7 @@ public enum Convolution {
         var out = Tensor(shape: [input.shape[0], weight.shape[1] * g.groups, outputSize.0, outputSize.1])
         switch choice.algorithm {
         case .fft: fftTransposedConv2D(input, weight: weight, geometry: g, tile: choice.tile, out: &out)
-        case .direct:
-            if weight.shape[1] == 1 && weight.shape[0] == g.groups {
-                transposedDepthwise(input, weight: weight, geometry: g, out: &out)
-            } else {
-                directTransposedConv2D(input, weight: weight, geometry: g, out: &out)
-            }
+        case .direct: directTransposedConv2D(input, weight: weight, geometry: g, out: &out)
         case .gemm, .auto: gemmTransposedConv2D(input, weight: weight, geometry: g, out: &out)
         }
         return out
@@ -332,47 +268,4 @@ public enum Convolution {
         a >= 0 ? (a + b - 1) / b : -((-a) / b)
     }
 
-    /// Transposed convolution for one input and one output channel per group, parallel over planes:
-    /// each input pixel scatters its kernel-weighted value into the output.
-    static func transposedDepthwise(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
-        let planes = input.shape[0] * input.shape[1], c = input.shape[1], h = input.shape[2], w = input.shape[3]
-        let kh = weight.shape[2], kw = weight.shape[3]
-        let oh = out.shape[2], ow = out.shape[3]
-        let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
-        let pt = g.pads[0], pl = g.pads[1]
-        input.scalars.withUnsafeBufferPointer { src in
-            weight.scalars.withUnsafeBufferPointer { wt in
-                out.scalars.withUnsafeMutableBufferPointer { dst in
-                    let ps = SendableConstPointer(src.baseAddress!), pw = SendableConstPointer(wt.baseAddress!)
-                    let pd = SendablePointer(dst.baseAddress!)
-                    Parallelism.forEach(planes) { plane in
-                        let x = ps.pointer + plane * h * w
-                        let k = pw.pointer + (plane % c) * kh * kw
-                        let y = pd.pointer + plane * oh * ow
-                        for iy in 0..<h {
-                            for i in 0..<kh {
-                                let oy = iy * sh - pt + i * dh
-                                if oy < 0 || oy >= oh { continue }
-                                let row = y + oy * ow
-                                let inRow = x + iy * w
-                                for j in 0..<kw {
-                                    let kv = k[i * kw + j]
-                                    let shift = j * dw - pl
-                                    // ix with 0 ≤ ix·sw + shift < ow, found once per tap (no branch inside).
-                                    let lo = max(0, ceilDiv(-shift, sw)), hi = min(w, ceilDiv(ow - shift, sw))
-                                    if lo >= hi { continue }
-                                    if sw == 1 {
-                                        let dst = row + shift
-                                        for ix in lo..<hi { dst[ix] += kv * inRow[ix] }
-                                    } else {
-                                        for ix in lo..<hi { row[ix * sw + shift] += kv * inRow[ix] }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
