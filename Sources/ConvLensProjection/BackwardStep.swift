@@ -18,13 +18,13 @@ struct BackwardStep {
     /// Collects the algorithms that ran.
     var log: AlgorithmLog? = nil
 
-    private var graph: Graph { trace.graph }
+    var graph: Graph { trace.graph }
 
     /// The forward value of a node input (computed tensor or initializer).
-    private func value(_ name: String) -> Tensor? { trace.values[name] ?? graph.initializers[name] }
+    func value(_ name: String) -> Tensor? { trace.values[name] ?? graph.initializers[name] }
     /// Whether an input carries a backward signal (a computed tensor, not a constant).
-    private func isComputed(_ name: String) -> Bool { !name.isEmpty && trace.values[name] != nil }
-    private func forwardShape(_ name: String) -> Shape { value(name)!.shape }
+    func isComputed(_ name: String) -> Bool { !name.isEmpty && trace.values[name] != nil }
+    func forwardShape(_ name: String) -> Shape { value(name)!.shape }
 
     /// `[S] + shape` view of stacked per-seed tensors.
     private func stacked(_ t: Tensor, _ shape: Shape) -> Tensor { t.reshaped(Shape([seeds] + shape.dimensions)) }
@@ -92,7 +92,7 @@ struct BackwardStep {
             }
             result[0] = stacked(dx, inShape)
         case .activation(let a):
-            result[0] = activationBackward(a, g, x: value(x0)!, y: trace.values[node.outputs[0]]!)
+            result[0] = activationBackward(a, g, x: value(x0)!, y: trace.values[node.outputs[0]]!, perSeed: false)
         case .binary(let op):
             let a = value(inputs[0])!, b = value(inputs[1])!
             for k in 0..<2 where isComputed(inputs[k]) {
@@ -254,30 +254,36 @@ struct BackwardStep {
     }
 
     /// Elementwise nonlinearities under the rule table of DESIGN.md §1.
-    private func activationBackward(_ a: Activation, _ g: Tensor, x: Tensor, y: Tensor) -> Tensor {
-        let n = x.count
+    /// - Parameters:
+    ///   - g: the stacked signal, `S · n` values.
+    ///   - x, y: the forward input and output: `n` values shared by every seed, or (`perSeed`)
+    ///     `S · n` values, each seed's own window of the maps.
+    func activationBackward(_ a: Activation, _ g: Tensor, x: Tensor, y: Tensor?, perSeed: Bool) -> Tensor {
+        let n = g.count / max(1, seeds)
+        let stride = perSeed ? n : 0
         var out = g
-        let xs = x.scalars, ys = y.scalars
-        // A rectifier: (mask of the forward pass, whether the rule uses it, whether it rectifies g).
+        let xs = x.scalars, ys = y?.scalars ?? []
+        // A rectifier: the forward mask, used by guided and backprop; deconvnet ignores it.
         func rectifier(_ inside: (Float) -> Bool, leak: Float = 0) {
             out.scalars.withUnsafeMutableBufferPointer { p in
                 for s in 0..<seeds {
-                    for i in 0..<n {
-                        let v = p[s * n + i]
-                        switch rule {
-                        case .deconvnet: p[s * n + i] = max(v, 0)
-                        case .guided: p[s * n + i] = inside(xs[i]) ? max(v, 0) : 0
-                        case .backprop: p[s * n + i] = inside(xs[i]) ? v : v * leak
-                        }
+                    let base = s * n, xb = s * stride
+                    switch rule {
+                    case .deconvnet:
+                        for i in 0..<n { p[base + i] = max(p[base + i], 0) }
+                    case .guided:
+                        for i in 0..<n { p[base + i] = inside(xs[xb + i]) ? max(p[base + i], 0) : 0 }
+                    case .backprop:
+                        for i in 0..<n where !inside(xs[xb + i]) { p[base + i] *= leak }
                     }
                 }
             }
         }
         func derivative(_ d: (Int) -> Float) {
             out.scalars.withUnsafeMutableBufferPointer { p in
-                for i in 0..<n {
-                    let k = d(i)
-                    for s in 0..<seeds { p[s * n + i] *= k }
+                for s in 0..<seeds {
+                    let xb = s * stride
+                    for i in 0..<n { p[s * n + i] *= d(xb + i) }
                 }
             }
         }
