@@ -254,60 +254,73 @@ struct BackwardStep {
     }
 
     /// Elementwise nonlinearities under the rule table of DESIGN.md §1.
+    ///
+    /// Every rule is `g ← f · g` or `g ← f · max(g, 0)` with a factor `f` from the forward pass:
+    /// the mask of a rectifier (guided, backprop; `leak` outside for leaky ReLU under backprop),
+    /// the local derivative of a smooth function; deconvnet rectifies and ignores the mask.
     /// - Parameters:
-    ///   - g: the stacked signal, `S · n` values.
+    ///   - g: the stacked signal, `S · n` values (consumed: rewritten in place when unshared).
     ///   - x, y: the forward input and output: `n` values shared by every seed, or (`perSeed`)
     ///     `S · n` values, each seed's own window of the maps.
-    func activationBackward(_ a: Activation, _ g: Tensor, x: Tensor, y: Tensor?, perSeed: Bool) -> Tensor {
+    func activationBackward(_ a: Activation, _ g: consuming Tensor, x: Tensor, y: Tensor?, perSeed: Bool) -> Tensor {
         let n = g.count / max(1, seeds)
-        let stride = perSeed ? n : 0
-        var out = g
         let xs = x.scalars, ys = y?.scalars ?? []
-        // A rectifier: the forward mask, used by guided and backprop; deconvnet ignores it.
-        func rectifier(_ inside: (Float) -> Bool, leak: Float = 0) {
-            out.scalars.withUnsafeMutableBufferPointer { p in
-                for s in 0..<seeds {
-                    let base = s * n, xb = s * stride
-                    switch rule {
-                    case .deconvnet:
-                        for i in 0..<n { p[base + i] = max(p[base + i], 0) }
-                    case .guided:
-                        for i in 0..<n { p[base + i] = inside(xs[xb + i]) ? max(p[base + i], 0) : 0 }
-                    case .backprop:
-                        for i in 0..<n where !inside(xs[xb + i]) { p[base + i] *= leak }
-                    }
-                }
-            }
-        }
-        func derivative(_ d: (Int) -> Float) {
-            out.scalars.withUnsafeMutableBufferPointer { p in
-                for s in 0..<seeds {
-                    let xb = s * stride
-                    for i in 0..<n { p[s * n + i] *= d(xb + i) }
-                }
+        var rectify = false
+        var factor: ((Int) -> Float)? = nil
+        func mask(_ inside: @escaping (Float) -> Bool, leak: Float = 0) {
+            switch rule {
+            case .deconvnet: rectify = true
+            case .guided: rectify = true; factor = { inside(xs[$0]) ? 1 : 0 }
+            case .backprop: factor = { inside(xs[$0]) ? 1 : leak }
             }
         }
         switch a {
         case .relu:
-            rectifier { $0 > 0 }
+            mask { $0 > 0 }
         case .clip(let lo, let hi) where lo == 0:
             let m = hi ?? .infinity
-            rectifier { $0 > 0 && $0 < m }
+            mask { $0 > 0 && $0 < m }
         case .clip(let lo, let hi):
             let l = lo ?? -.infinity, h = hi ?? .infinity
-            derivative { xs[$0] >= l && xs[$0] <= h ? 1 : 0 }
+            factor = { xs[$0] >= l && xs[$0] <= h ? 1 : 0 }
         case .leakyRelu(let alpha):
-            rectifier({ $0 > 0 }, leak: alpha)
+            mask({ $0 > 0 }, leak: alpha)
         case .sigmoid:
-            derivative { ys[$0] * (1 - ys[$0]) }
+            factor = { ys[$0] * (1 - ys[$0]) }
         case .tanh:
-            derivative { 1 - ys[$0] * ys[$0] }
+            factor = { 1 - ys[$0] * ys[$0] }
         case .hardSigmoid(let alpha, let beta):
-            derivative { let t = alpha * xs[$0] + beta; return t > 0 && t < 1 ? alpha : 0 }
+            factor = { let t = alpha * xs[$0] + beta; return t > 0 && t < 1 ? alpha : 0 }
         case .hardSwish:
-            derivative { let v = xs[$0]; return v < -3 ? 0 : (v <= 3 ? v / 3 + 0.5 : 1) }
+            factor = { let v = xs[$0]; return v < -3 ? 0 : (v <= 3 ? v / 3 + 0.5 : 1) }
         }
-        return out
+        // The factors once (per seed only when the forward maps differ per seed).
+        let f: [Float]? = factor.map { d in (0..<(perSeed ? seeds * n : n)).map(d) }
+        let stride = perSeed ? n : 0
+        let clamp = rectify
+        g.scalars.withUnsafeMutableBufferPointer { p in
+            let pp = SendablePointer(p.baseAddress!)
+            f.withUnsafeBufferPointerIfPresent { fp in
+                let pf = fp.map { SendableConstPointer($0) }
+                Parallelism.forEach(seeds) { s in
+                    let v = pp.pointer + s * n
+                    if clamp { for i in 0..<n { v[i] = max(v[i], 0) } }
+                    if let pf {
+                        let k = pf.pointer + s * stride
+                        for i in 0..<n { v[i] *= k[i] }
+                    }
+                }
+            }
+        }
+        return g
+    }
+}
+
+private extension Optional where Wrapped == [Float] {
+    /// The base address of the array, or `nil`, for the duration of `body`.
+    func withUnsafeBufferPointerIfPresent<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let a = self else { return body(nil) }
+        return a.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
 

@@ -182,11 +182,14 @@ public struct Projector: Sendable {
         var grads: [String: Signal] = [layer.tensorName: seeds]
         for index in stride(from: layer.nodeIndex, through: 0, by: -1) {
             let node = graph.nodes[index]
-            let outSignals = node.outputs.map { grads.removeValue(forKey: $0) }
+            var outSignals = node.outputs.map { grads.removeValue(forKey: $0) }
             guard outSignals.contains(where: { $0 != nil }) else { continue }
             let step = BackwardStep(node: node, trace: trace, seeds: count, rule: rule, lrn: lrn, algorithm: algorithm, log: log)
             var inSignals: [Signal?]? = nil
-            if outSignals.count == 1, let g = outSignals[0]!.windowed(shape(node.outputs[0]), seeds: count), let w = g.windows {
+            if outSignals.count == 1, step.isWindowable, let g = outSignals[0]!.windowed(shape(node.outputs[0]), seeds: count),
+               let w = g.windows {
+                // The step owns the signal (elementwise rules rewrite it in place).
+                outSignals[0] = nil
                 inSignals = step.windowedInputGradients(g.values, w)
             }
             if inSignals == nil {

@@ -6,19 +6,34 @@ import Foundation
 /// the nonlinearities, max pooling, batch normalization, LRN, residual additions and identities.
 /// Every other operator runs densely (``BackwardStep/inputGradients(_:)``).
 extension BackwardStep {
-    /// The input signals of the node for a windowed output signal `g`, or `nil` when this operator
-    /// has no windowed form (the caller then runs it densely).
-    func windowedInputGradients(_ g: Tensor, _ w: SeedWindows) -> [Signal?]? {
+    /// Whether this node has a windowed form: a windowed operator on a `[1, C, H, W]` input that
+    /// carries the signal (and, for additions, inputs of the output's shape).
+    var isWindowable: Bool {
         let inputs = node.inputs
         let x0 = inputs[0]
-        guard isComputed(x0) || x0 == graph.inputName else { return nil }
+        guard isComputed(x0) || x0 == graph.inputName else { return false }
         let inShape = forwardShape(x0)
-        guard inShape.rank == 4, inShape[0] == 1 else { return nil }
+        guard inShape.rank == 4, inShape[0] == 1 else { return false }
+        switch node.op {
+        case .conv: return !inputs.dropFirst().contains(where: isComputed)
+        case .maxPool: return trace.switches[node.outputs[0]] != nil
+        case .activation, .batchNormalization, .lrn, .identity: return true
+        case .binary(let op) where op == .add || op == .sub:
+            return (0..<2).allSatisfy { k in !(isComputed(inputs[k]) || inputs[k] == graph.inputName) || forwardShape(inputs[k]) == inShape }
+        default: return false
+        }
+    }
+
+    /// The input signals of the node for a windowed output signal `g`.
+    /// - Precondition: ``isWindowable``.
+    func windowedInputGradients(_ g: consuming Tensor, _ w: SeedWindows) -> [Signal?] {
+        let inputs = node.inputs
+        let x0 = inputs[0]
+        let inShape = forwardShape(x0)
         let channels = inShape[1]
         var result = [Signal?](repeating: nil, count: inputs.count)
         switch node.op {
         case .conv(let geometry):
-            if inputs.dropFirst().contains(where: isComputed) { return nil }
             result[0] = convolution(g, w, weight: value(inputs[1])!, geometry: geometry, inShape: inShape)
         case .activation(let a):
             let needsOutput: Bool
@@ -26,17 +41,18 @@ extension BackwardStep {
             case .sigmoid, .tanh: needsOutput = true
             default: needsOutput = false
             }
-            let x = WindowCopy.gather(value(x0)!, into: w)
-            let y = needsOutput ? WindowCopy.gather(trace.values[node.outputs[0]]!, into: w) : nil
-            result[0] = Signal(activationBackward(a, g, x: x, y: y, perSeed: true), windows: w)
+            // Whole-map windows share the forward maps; other windows gather each seed's part.
+            let whole = w.isWholeMap
+            let x = whole ? value(x0)! : WindowCopy.gather(value(x0)!, into: w)
+            let yMap = trace.values[node.outputs[0]]!
+            let y = needsOutput ? (whole ? yMap : WindowCopy.gather(yMap, into: w)) : nil
+            result[0] = Signal(activationBackward(a, g, x: x, y: y, perSeed: !whole), windows: w)
         case .maxPool(let pool):
-            guard let switches = trace.switches[node.outputs[0]] else { return nil }
-            result[0] = maxPool(g, w, switches: switches, geometry: pool, inShape: inShape)
+            result[0] = maxPool(g, w, switches: trace.switches[node.outputs[0]]!, geometry: pool, inShape: inShape)
         case .batchNormalization(let eps):
             let scale = value(inputs[1])!, variance = value(inputs[4])!
-            var out = g
             let plane = w.height * w.width
-            out.scalars.withUnsafeMutableBufferPointer { p in
+            g.scalars.withUnsafeMutableBufferPointer { p in
                 for s in 0..<seeds {
                     for c in 0..<channels {
                         let k = scale.scalars[c] / (variance.scalars[c] + eps).squareRoot()
@@ -45,21 +61,16 @@ extension BackwardStep {
                     }
                 }
             }
-            result[0] = Signal(out, windows: w)
+            result[0] = Signal(g, windows: w)
         case .lrn(let size, let alpha, let beta, let bias):
             result[0] = lrn == .passthrough ? Signal(g, windows: w)
                 : lrnBackward(g, w, x: value(x0)!, size: size, alpha: alpha, beta: beta, bias: bias)
-        case .binary(let op) where op == .add || op == .sub:
-            for k in 0..<2 where isComputed(inputs[k]) || inputs[k] == graph.inputName {
-                guard forwardShape(inputs[k]) == inShape else { return nil }
-            }
+        case .binary(let op):
             for k in 0..<2 where isComputed(inputs[k]) || inputs[k] == graph.inputName {
                 result[k] = Signal(op == .sub && k == 1 ? Activation.negate(g) : g, windows: w)
             }
-        case .identity:
+        default: // .identity
             result[0] = Signal(g, windows: w)
-        default:
-            return nil
         }
         return result
     }
@@ -148,7 +159,10 @@ extension BackwardStep {
                 r.scalars[i * plane + q] = Float(Double(x.scalars[i * plane + q]) * Foundation.pow(d, -b - 1))
             }
         }
-        let pw = WindowCopy.gather(p, into: w), rw = WindowCopy.gather(r, into: w), xw = WindowCopy.gather(x, into: w)
+        // Whole-map windows read the maps themselves; others gather each seed's part.
+        let shared = w.isWholeMap
+        let pw = shared ? p : WindowCopy.gather(p, into: w), rw = shared ? r : WindowCopy.gather(r, into: w)
+        let xw = shared ? x : WindowCopy.gather(x, into: w)
         var out = Tensor(shape: g.shape)
         let wp = w.height * w.width
         let k2 = 2 * a * b
@@ -156,15 +170,16 @@ extension BackwardStep {
             out.scalars.withUnsafeMutableBufferPointer { dst in
                 let pg = SendableConstPointer(gs.baseAddress!), pd = SendablePointer(dst.baseAddress!)
                 Parallelism.forEach(w.seeds) { s in
-                    let base = s * c * wp
+                    let base = s * c * wp, fb = shared ? 0 : base
                     var t = [Double](repeating: 0, count: c)
                     for q in 0..<wp {
-                        for i in 0..<c { t[i] = Double(pg.pointer[base + i * wp + q]) * Double(rw.scalars[base + i * wp + q]) }
+                        for i in 0..<c { t[i] = Double(pg.pointer[base + i * wp + q]) * Double(rw.scalars[fb + i * wp + q]) }
                         for j in 0..<c {
                             var sum = 0.0
                             for i in max(0, j - hi)...min(c - 1, j + lo) { sum += t[i] }
-                            let idx = base + j * wp + q
-                            pd.pointer[idx] = Float(Double(pg.pointer[idx]) * Double(pw.scalars[idx]) - k2 * Double(xw.scalars[idx]) * sum)
+                            let idx = j * wp + q
+                            pd.pointer[base + idx] = Float(Double(pg.pointer[base + idx]) * Double(pw.scalars[fb + idx])
+                                                           - k2 * Double(xw.scalars[fb + idx]) * sum)
                         }
                     }
                 }
