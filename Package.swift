@@ -23,7 +23,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "ConvLensCore", dependencies: ["CFFTW", "COpenBLAS"]),
+        // Direct-convolution loops compiled for AVX2 + FMA with a portable fallback (chosen at run time).
+        .target(name: "CConvLensKernels"),
+        .target(name: "ConvLensCore", dependencies: ["CFFTW", "COpenBLAS", "CConvLensKernels"]),
         .target(name: "ConvLensImaging", dependencies: ["ConvLensCore", "CPNG", "CTurboJPEG"]),
         .target(
             name: "ConvLensGraph",
