@@ -258,15 +258,15 @@ def peak_rss_bytes():
     return None
 
 
-def timed_median(run):
-    """One warm-up call, then the median of RUNS calls. `run()` returns its own (possibly
-    extrapolated) seconds, or None to be timed from outside."""
+def timed_median(run, self_timed=False):
+    """One warm-up call, then the median of RUNS calls. With self_timed, `run()` returns its own
+    (possibly extrapolated) seconds; otherwise the call is timed from outside."""
     def once():
         t0 = time.perf_counter()
         s = run()
-        return s if s is not None else time.perf_counter() - t0
+        return s if self_timed else time.perf_counter() - t0
     once()
-    return statistics.median(once() for _ in range(RUNS))
+    return statistics.median([once() for _ in range(RUNS)])
 
 
 def evenly_spaced(items, k):
@@ -357,10 +357,10 @@ def projection_workload(wid, model, images, channels, note="", per_seed_sample=N
     fwd = conv_flops(model, images[:1])  # every conv lies between the seeded layer and the input,
     flops = images.shape[0] * fwd + n_seeds * fwd  # and its data gradient costs what its forward does
     out = torch.empty((n_seeds,) + tuple(images.shape[1:]))
-    methods = {"per-seed": timed_median(lambda: per_seed(model, images, channels, out, per_seed_sample))}
+    methods = {"per-seed": timed_median(lambda: per_seed(model, images, channels, out, per_seed_sample), True)}
     for n in batch_sizes:
         methods[f"batched-{n}"] = timed_median(
-            lambda: batched(model, images, channels, out, n, batch_sample_chunks))
+            lambda: batched(model, images, channels, out, n, batch_sample_chunks), True)
     best = min(methods, key=methods.get)
     return record(wid, methods, best, n_seeds, flops, note)
 
@@ -417,7 +417,7 @@ def workload_F_captum():
             out[j].copy_(a[0])
         return (time.perf_counter() - t0) / len(channels) * F_CHANNELS
 
-    seconds = timed_median(run)
+    seconds = timed_median(run, True)
     flops = conv_flops(model, x) * (1 + F_CHANNELS)
     return record("F-captum", {"captum": seconds}, "captum", F_CHANNELS, flops,
                   note=f"captum.attr.NeuronDeconvolution, one call per channel; extrapolated from "
