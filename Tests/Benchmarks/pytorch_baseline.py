@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 
+if sys.version_info < (3, 11):
+    sys.exit("pytorch_baseline.py needs Python >= 3.11")
+
 # Thread count first: torch.set_num_interop_threads must run before any parallel work.
 _parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 _parser.add_argument("--quick", action="store_true", help="small sizes, R = 3")
