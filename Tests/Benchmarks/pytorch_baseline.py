@@ -610,8 +610,9 @@ def main():
         rec = WORKLOADS[wid]()
         rec["peak_rss_bytes"] = peak_rss_bytes()
         results.append(rec)
-        print(f"  {wid}: {rec['seconds']:.4f} s ({rec['method']}), workload took "
-              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        print(f"  {wid}: {rec['seconds']:.4f} s ({rec['method']}; "
+              + ", ".join(f"{m} {v:.4f}" for m, v in rec["methods"].items())
+              + f"), workload took {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     total = time.perf_counter() - t_start
 
     print()
