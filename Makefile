@@ -113,7 +113,8 @@ keras-fixtures: $(KERAS_VENV)/bin/python
 	KERAS_BACKEND=numpy $(KERAS_VENV)/bin/python Tests/ReferenceGenerators/make_keras_fixtures.py
 
 # PyTorch baseline of the benchmark suite (Docs/Benchmarks-PyTorch.md; needs PyPI on first use, not
-# part of `make test`). Quick: the contract's small sizes, ~3 min on 2 cores; full: ~20 min.
+# part of `make test`). Quick: the contract's small sizes (target ~3 min on 2 idle cores; 10 min on a
+# loaded machine); full: target ~20 min.
 # CONVLENS_THREADS sets the thread count (default: all CPUs).
 $(BENCH_VENV)/bin/python:
 	python3 -m venv $(BENCH_VENV)
