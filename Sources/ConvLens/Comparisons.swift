@@ -22,6 +22,8 @@ public struct ComparisonRequest: Sendable {
     public var tileSize = 128
     /// The convolution algorithm of the backward pass (`auto`: the planner's per-layer choice).
     public var algorithm: ConvolutionAlgorithm = .auto
+    /// The most bytes of backward signals held at once (``Projector/memoryBudget``).
+    public var memoryBudget: Int = Projector.defaultMemoryBudget
 
     public init(layer: String) { self.layer = layer }
 }
@@ -46,6 +48,7 @@ extension Model {
         var projector = Projector(trace: trace)
         projector.lrn = request.lrn
         projector.algorithm = request.algorithm
+        projector.memoryBudget = request.memoryBudget
         var byRule: [[Projection]] = []
         for (k, rule) in ProjectionRule.allCases.enumerated() {
             byRule.append(try projector.project(layer: layer, seeds: seeds, rule: rule) { done, _ in

@@ -41,6 +41,8 @@ public struct NotebookRequest: Sendable {
     public var lrn: LRNMode = .gradient
     /// The convolution algorithm of the backward pass.
     public var algorithm: ConvolutionAlgorithm = .auto
+    /// The most bytes of backward signals held at once (``Projector/memoryBudget``).
+    public var memoryBudget: Int = Projector.defaultMemoryBudget
     /// Comparison panel tile height in pixels.
     public var tileSize = 128
     /// Filter and activation grids: at most this many tiles (the first channels); `nil` for all.
@@ -274,6 +276,7 @@ extension Model {
                 pr.display = request.display
                 pr.lrn = request.lrn
                 pr.algorithm = request.algorithm
+                pr.memoryBudget = request.memoryBudget
                 let base = done
                 let (m, _) = try writeProjections(pr, trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params) { d, _ in
                     progress?(base + d, total)
@@ -294,6 +297,7 @@ extension Model {
                 cr.display = request.display
                 cr.lrn = request.lrn
                 cr.algorithm = request.algorithm
+                cr.memoryBudget = request.memoryBudget
                 cr.tileSize = request.tileSize
                 let base = done
                 let m = try writeComparisons(cr, trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params) { d, _ in

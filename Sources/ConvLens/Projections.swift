@@ -25,6 +25,8 @@ public struct ProjectionRequest: Sendable {
     public var lrn: LRNMode = .gradient
     /// The convolution algorithm of the backward pass (`auto`: the planner's per-layer choice).
     public var algorithm: ConvolutionAlgorithm = .auto
+    /// The most bytes of backward signals held at once (``Projector/memoryBudget``).
+    public var memoryBudget: Int = Projector.defaultMemoryBudget
 
     /// The kind of seed.
     public enum SeedKind: String, Sendable, CaseIterable {
@@ -91,15 +93,25 @@ extension Model {
         var projector = Projector(trace: trace)
         projector.lrn = request.lrn
         projector.algorithm = request.algorithm
+        projector.memoryBudget = request.memoryBudget
         var all: [Projection] = []
         let total = seeds.count * request.rules.count
+        let work = AlgorithmLog()
         for (k, rule) in request.rules.enumerated() {
-            all += try projector.project(layer: layer, seeds: seeds, rule: rule) { done, _ in
+            let ruleLog = AlgorithmLog()
+            let part = try projector.project(layer: layer, seeds: seeds, rule: rule, log: ruleLog) { done, _ in
                 progress?(k * seeds.count + done, total)
             }
+            work.merge(ruleLog)
+            all += part
         }
         try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "project", input: input, parameters: parameters)
+        var performance = Manifest.Performance(peakResidentBytes: ResourceUsage.peakResidentBytes())
+        performance.memoryBudgetBytes = request.memoryBudget
+        performance.convolutionFlops = work.convolutionFlops
+        performance.denseConvolutionFlops = work.denseConvolutionFlops
+        manifest.performance = performance
         let stem = fileStem(forLayer: layer.name)
         var display = request.display
         display.bgr = (input.preprocessing ?? preprocessing).channelOrder == .bgr

@@ -93,6 +93,7 @@ public actor Session {
         var projector = Projector(trace: trace)
         projector.lrn = request.lrn
         projector.algorithm = request.algorithm
+        projector.memoryBudget = request.memoryBudget
         var all: [Projection] = []
         let total = seeds.count * request.rules.count
         for (k, rule) in request.rules.enumerated() {

@@ -18,6 +18,8 @@ public struct TopKRequest: Sendable {
     public var display = Display(mode: .raw)
     /// The convolution algorithm of the backward pass.
     public var algorithm: ConvolutionAlgorithm = .auto
+    /// The most bytes of backward signals held at once (``Projector/memoryBudget``).
+    public var memoryBudget: Int = Projector.defaultMemoryBudget
     /// How LRN layers pass the signal.
     public var lrn: LRNMode = .gradient
 
@@ -70,6 +72,7 @@ extension Model {
             var projector = Projector(trace: trace)
             projector.lrn = request.lrn
             projector.algorithm = request.algorithm
+            projector.memoryBudget = request.memoryBudget
             let unitSeeds = seeds.map { Seed.unit(channel: $0.channel, y: isMap ? $0.entry.y : nil, x: isMap ? $0.entry.x : nil) }
             var perRule: [[Projection]] = []
             for rule in request.rules {

@@ -94,12 +94,33 @@ public struct Manifest: Codable, Sendable {
         }
     }
 
+    /// What a run used: peak memory and, for projections, the convolution work.
+    public struct Performance: Codable, Sendable {
+        /// Peak resident set size of the process in bytes (Linux `VmHWM`).
+        public var peakResidentBytes: Int
+        /// The `--memory-budget` in bytes, for commands that project.
+        public var memoryBudgetBytes: Int?
+        /// Direct-equivalent flops of the backward convolutions that ran (on receptive-field windows).
+        public var convolutionFlops: Double?
+        /// The same convolutions on whole maps.
+        public var denseConvolutionFlops: Double?
+
+        public init(peakResidentBytes: Int) { self.peakResidentBytes = peakResidentBytes }
+
+        enum CodingKeys: String, CodingKey {
+            case peakResidentBytes = "peak_resident_bytes", memoryBudgetBytes = "memory_budget_bytes"
+            case convolutionFlops = "convolution_flops", denseConvolutionFlops = "dense_convolution_flops"
+        }
+    }
+
     public var tool: Tool
     public var command: String
     public var model: FileRecord?
     public var input: FileRecord?
     public var parameters: [String: JSONValue]
     public var outputs: [Output]
+    /// Peak memory and work of the run (commands that project).
+    public var performance: Performance?
 
     public init(command: String, version: String, model: FileRecord?, input: FileRecord?, parameters: [String: JSONValue]) {
         self.tool = Tool(version: version)

@@ -37,6 +37,16 @@ public final class AlgorithmLog: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Adds another log's algorithms and work to this one.
+    public func merge(_ other: AlgorithmLog) {
+        let (a, e, d) = (other.algorithms, other.convolutionFlops, other.denseConvolutionFlops)
+        lock.lock()
+        used.formUnion(a)
+        executed += e
+        dense += d
+        lock.unlock()
+    }
+
     /// Direct-equivalent flops (2 × multiply-adds) of the backward convolutions that ran, on the
     /// receptive-field windows (``Projector/windows``).
     public var convolutionFlops: Double {

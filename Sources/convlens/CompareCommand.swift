@@ -40,6 +40,7 @@ struct CompareCommand: AsyncParsableCommand {
             request.display = Display(mode: display)
             request.lrn = lrn
             request.algorithm = algorithmOptions.algorithm
+            request.memoryBudget = algorithmOptions.memoryBudget.bytes
             algorithmOptions.apply()
             request.tileSize = tileSize
             let input = try inputOptions.load(for: model)

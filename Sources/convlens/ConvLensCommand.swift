@@ -11,24 +11,13 @@ struct ConvLensCommand: AsyncParsableCommand {
         subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, FiltersCommand.self,
                       TensorboardCommand.self, ProjectCommand.self, CompareCommand.self, NotebookCommand.self, DemoCommand.self,
                       ScanCommand.self, ScanMergeCommand.self, TopKCommand.self])
-
-    static func main() async {
-        ResourceUsage.retainFreedMemory()
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
-    }
 }
 
 /// Runs a command body, mapping ``ConvLensError`` to one line on stderr and exit status 2.
+///
+/// Also keeps freed buffers for reuse (``ResourceUsage/retainFreedMemory()``) before the work starts.
 func runReportingErrors(_ body: () async throws -> Void) async throws {
+    ResourceUsage.retainFreedMemory()
     do {
         try await body()
     } catch let error as ConvLensError {

@@ -98,6 +98,7 @@ struct NotebookCommand: AsyncParsableCommand {
             request.display = Display(mode: display)
             request.lrn = lrn
             request.algorithm = algorithmOptions.algorithm
+            request.memoryBudget = algorithmOptions.memoryBudget.bytes
             request.tileSize = tileSize
             request.maxArrayBytes = maxArrayBytes
             request.maxTiles = maxTiles

@@ -59,6 +59,7 @@ struct ProjectCommand: AsyncParsableCommand {
             request.crop = crop
             request.lrn = lrn
             request.algorithm = algorithmOptions.algorithm
+            request.memoryBudget = algorithmOptions.memoryBudget.bytes
             algorithmOptions.apply()
             let input = try inputOptions.load(for: model)
             let trace = try model.run(input)

@@ -58,6 +58,7 @@ struct TopKCommand: AsyncParsableCommand {
             request.display = Display(mode: display)
             request.lrn = lrn
             request.algorithm = algorithmOptions.algorithm
+            request.memoryBudget = algorithmOptions.memoryBudget.bytes
             algorithmOptions.apply()
             var params = algorithmOptions.parameters
             params["scan"] = .string(scan)

@@ -63,8 +63,9 @@ enum FFTConvolution {
         var tilesPerItem: Int { tilesY * tilesX }
     }
 
-    /// Bytes of spectra held at once (input and output spectra of one chunk of batch items).
-    static let chunkBudget = 96 << 20
+    /// Bytes of spectra held at once (input and output spectra of one chunk of batch items); set
+    /// by ``ConvolutionMemory/configure(budget:)``.
+    static var chunkBudget: Int { ConvolutionMemory.fftWorkingBytes }
 
     /// Runs the engine for one group.
     /// - Parameters:
@@ -275,7 +276,7 @@ final class KernelSpectrumCache: @unchecked Sendable {
     static let shared = KernelSpectrumCache(budget: 512 << 20)
 
     private let lock = NSLock()
-    private let budget: Int
+    private var budget: Int
     private var entries: [Key: (weights: [Float], spectra: KernelSpectra, used: Int)] = [:]
     private var clock = 0
     private var bytes = 0
@@ -304,6 +305,13 @@ final class KernelSpectrumCache: @unchecked Sendable {
             entries[victim.key] = nil
         }
         return s
+    }
+
+    /// Changes the byte budget (entries over it are evicted at the next insertion).
+    func setBudget(_ bytes: Int) {
+        lock.lock()
+        budget = bytes
+        lock.unlock()
     }
 
     /// Forgets every entry.
@@ -390,5 +398,31 @@ extension Convolution {
                 }
             }
         }
+    }
+}
+
+/// The memory the convolution engine keeps beyond its inputs and outputs: cached kernel spectra
+/// and the FFT's per-chunk spectra. ``configure(budget:)`` gives them a share of a projection's
+/// memory budget (`--memory-budget`).
+public enum ConvolutionMemory {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var working = 96 << 20
+
+    /// Bytes of input and output spectra the FFT path holds at once (batch items are processed in
+    /// chunks that fit).
+    public static var fftWorkingBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return working
+    }
+
+    /// Shares `budget` bytes: an eighth (at most 512 MiB) for cached kernel spectra, a
+    /// thirty-second (16 MiB–256 MiB) for the FFT's working spectra. The defaults (512 MiB and
+    /// 96 MiB) suit the default 4 GiB budget.
+    public static func configure(budget: Int) {
+        KernelSpectrumCache.shared.setBudget(max(16 << 20, min(512 << 20, budget / 8)))
+        lock.lock()
+        working = max(16 << 20, min(256 << 20, budget / 32))
+        lock.unlock()
     }
 }
