@@ -86,16 +86,20 @@ public struct BenchmarkReport: Sendable, Codable, Equatable {
     public var machinePeakGFLOPS: Double?
     /// Wall-clock seconds of the whole suite (peak probe, set-up, warm-ups and timed runs).
     public var totalSeconds: Double?
+    /// The 1-minute load average when the suite started (`/proc/loadavg`): above about the thread
+    /// count, other work shared the cores and the times are inflated.
+    public var loadAverage: Double?
     /// One entry per workload, in suite order.
     public var workloads: [BenchmarkResult]
 
     public init(versions: [String: String], threads: Int, quick: Bool, machinePeakGFLOPS: Double?,
-                totalSeconds: Double?, workloads: [BenchmarkResult]) {
+                totalSeconds: Double?, loadAverage: Double? = nil, workloads: [BenchmarkResult]) {
         self.versions = versions
         self.threads = threads
         self.quick = quick
         self.machinePeakGFLOPS = machinePeakGFLOPS
         self.totalSeconds = totalSeconds
+        self.loadAverage = loadAverage
         self.workloads = workloads
     }
 
@@ -103,6 +107,7 @@ public struct BenchmarkReport: Sendable, Codable, Equatable {
         case tool, versions, threads, quick, workloads
         case machinePeakGFLOPS = "machine_peak_gflops"
         case totalSeconds = "total_seconds"
+        case loadAverage = "load_average"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -113,6 +118,7 @@ public struct BenchmarkReport: Sendable, Codable, Equatable {
         try c.encode(quick, forKey: .quick)
         try c.encode(machinePeakGFLOPS, forKey: .machinePeakGFLOPS)
         try c.encode(totalSeconds, forKey: .totalSeconds)
+        try c.encode(loadAverage, forKey: .loadAverage)
         try c.encode(workloads, forKey: .workloads)
     }
 

@@ -49,6 +49,7 @@ public enum BenchmarkSuite {
     ///   error in its note.
     public static func run(ids: [String], quick: Bool, progress: Progress? = nil) -> BenchmarkReport {
         let start = DispatchTime.now().uptimeNanoseconds
+        let load = loadAverage()
         let peak = MachinePeak.measure()
         var results: [BenchmarkResult] = []
         for id in ids {
@@ -64,7 +65,7 @@ public enum BenchmarkSuite {
         }
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return BenchmarkReport(versions: ["convlens": convLensVersion], threads: Parallelism.threadCount, quick: quick,
-                               machinePeakGFLOPS: peak, totalSeconds: total, workloads: results)
+                               machinePeakGFLOPS: peak, totalSeconds: total, loadAverage: load, workloads: results)
     }
 
     /// Runs one workload: set-up (untimed), peak-memory reset, a warm-up run, then ``runs(quick:)``
@@ -91,6 +92,12 @@ public enum BenchmarkSuite {
                                methods: ["auto": median], runs: runs, seeds: w.seeds, flops: w.flops,
                                gflops: median > 0 ? w.flops / median / 1e9 : nil, peakRSSBytes: peakRSS,
                                algorithms: algorithms, note: w.note)
+    }
+
+    /// The 1-minute load average (`/proc/loadavg`), or `nil` where unavailable.
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
     }
 
     /// A workload ready to run: `run` does one timed unit of work and returns the algorithms used.
@@ -173,10 +180,14 @@ public enum BenchmarkSuite {
         var rng = SplitMix64(seed: inputSeed)
         let inputs = (0..<images).map { _ in rng.normalTensor(graph.inputShape) }
         let seeds = (0..<channels).map { Seed.unit(channel: $0) }
-        let flops = Double(images) * (graph.forwardConvolutionFlops + Double(channels) * graph.backwardConvolutionFlops(from: layer))
+        // The convolutions the seeded layer depends on are those of its backward path, and a data
+        // gradient costs what the forward convolution costs: (1 + seeds) × the path per image (as the
+        // PyTorch baseline counts). Layers after the seeded one, which Graph.run also computes, are
+        // not credited.
+        let flops = Double(images) * Double(1 + channels) * graph.backwardConvolutionFlops(from: layer)
         let forward = graph.forwardConvolutionAlgorithms.joined(separator: "+")
         return Prepared(what: what, seeds: images * channels, flops: flops,
-                        note: "forward + projections; algorithms: backward (forward: \(forward))",
+                        note: "forward (whole graph) + projections; flops: (1 + seeds) × the convolutions up to the seeded layer; algorithms: backward (forward: \(forward))",
                         run: {
                             var labels = Set<String>()
                             for x in inputs {
