@@ -4,7 +4,7 @@ import Foundation
 
 /// The networks of `convlens bench` that are not bundled, built in code with fixed random weights
 /// (He-normal, std `sqrt(2 / fan_in)`, biases 0.01; a fixed ``SplitMix64`` seed per network) and
-/// imported through the ONNX importer (``ONNXModelBuilder``). Node names are those of torch's
+/// imported through the ONNX importer (`ONNXModelBuilder`). Node names are those of torch's
 /// exporter for the torchvision modules, so a layer is named the same in ConvLens and in the
 /// PyTorch baseline (`Tests/Benchmarks/pytorch_baseline.py`).
 public enum BenchmarkNetworks {

@@ -78,7 +78,7 @@ public struct BenchmarkReport: Sendable, Codable, Equatable {
     public var tool: String = "convlens"
     /// Versions of the tool and what it links.
     public var versions: [String: String]
-    /// Worker threads (``Parallelism/threadCount``).
+    /// Worker threads (`Parallelism.threadCount`).
     public var threads: Int
     /// Whether the quick sizes ran.
     public var quick: Bool

@@ -36,14 +36,14 @@ public enum BenchmarkSuite {
         return ids.filter(chosen.contains)
     }
 
-    /// What one progress report says: the workload, and how many of its runs (warm-up included) are done.
+    /// A progress report: the workload, and which run starts (0: the warm-up, then 1…total, the timed runs).
     public typealias Progress = @Sendable (_ id: String, _ done: Int, _ total: Int) -> Void
 
     /// Runs the chosen workloads and measures the machine's peak.
     /// - Parameters:
     ///   - ids: canonical ids (``select(_:)``).
     ///   - quick: the smaller sizes and 3 runs instead of 5.
-    ///   - progress: called before the warm-up and after every run.
+    ///   - progress: called before the warm-up and before every timed run.
     /// - Returns: the report, workloads in suite order; a workload that throws (a ``ConvLensError``:
     ///   the bundled model missing, a model the importer rejects) has `seconds == nil` and the
     ///   error in its note.
@@ -75,15 +75,14 @@ public enum BenchmarkSuite {
         let w = try prepare(id, quick: quick)
         let runs = runs(quick: quick)
         MemoryUsage.resetPeak()
-        progress?(id, 0, runs + 1)
+        progress?(id, 0, runs)
         var algorithms = try w.run()
-        progress?(id, 1, runs + 1)
         var times: [Double] = []
         for r in 0..<runs {
+            progress?(id, r + 1, runs)
             let t0 = DispatchTime.now().uptimeNanoseconds
             algorithms = try w.run()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-            progress?(id, r + 2, runs + 1)
         }
         let peakRSS = MemoryUsage.peakBytes()
         let sorted = times.sorted()

@@ -3,7 +3,7 @@ import ConvLensGraph
 
 extension Graph {
     /// The direct-equivalent flops (`2 · multiply-adds` of the direct definition,
-    /// ``ConvolutionProblem/flops``) of every `Conv` and `ConvTranspose` in one forward run, at the
+    /// `ConvolutionProblem.flops`) of every `Conv` and `ConvTranspose` in one forward run, at the
     /// graph's own batch size. Other operators (pooling, activations, `Gemm`) are not counted.
     public var forwardConvolutionFlops: Double {
         var total = 0.0
@@ -55,7 +55,7 @@ extension Graph {
         return total
     }
 
-    /// The cost model's choices for the forward convolutions (what `.auto` runs in ``run(_:)`` when
+    /// The cost model's choices for the forward convolutions (what `.auto` runs in `run(_:)` when
     /// the planner estimates), as sorted algorithm names (`direct`, `fft`, `gemm`).
     public var forwardConvolutionAlgorithms: [String] {
         var used = Set<String>()

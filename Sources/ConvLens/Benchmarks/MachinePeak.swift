@@ -13,7 +13,7 @@ public enum MachinePeak {
 
     /// Measures GFLOP/s with `threads` threads running the probe at the same time.
     /// - Parameters:
-    ///   - threads: how many threads (default ``Parallelism/threadCount``).
+    ///   - threads: how many threads (default `Parallelism.threadCount`).
     ///   - seconds: about how long each of the `trials` runs.
     ///   - trials: the best of this many runs is reported.
     /// - Returns: floating-point operations per second / 1e9, summed over the threads.
