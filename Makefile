@@ -10,9 +10,11 @@ DEB_PACKAGES := pkgconf libfftw3-dev libpng-dev libopenblas-dev libturbojpeg0-de
 REF_VENV ?= .venv-ref
 # The Keras fixtures need Keras 3 (numpy backend, no TensorFlow) in a venv of their own.
 KERAS_VENV ?= .venv-keras
+# The PyTorch / ONNX Runtime / Captum side of the benchmark suite (Tests/Benchmarks/pytorch_baseline.py).
+BENCH_VENV ?= .venv-bench
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test bench bench-full tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed
+.PHONY: all deps build test bench bench-full tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
 
 all: build
 
@@ -125,6 +127,22 @@ $(KERAS_VENV)/bin/python:
 
 keras-fixtures: $(KERAS_VENV)/bin/python
 	KERAS_BACKEND=numpy $(KERAS_VENV)/bin/python Tests/ReferenceGenerators/make_keras_fixtures.py
+
+# PyTorch baseline of the benchmark suite (Docs/Benchmarks-PyTorch.md; needs PyPI on first use, not
+# part of `make test`). Quick: the contract's small sizes (target ~3 min on 2 idle cores; 10 min on a
+# loaded machine); full: target ~20 min.
+# CONVLENS_THREADS sets the thread count (default: all CPUs).
+$(BENCH_VENV)/bin/python:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -r Tests/Benchmarks/requirements.txt
+
+bench-pytorch: $(BENCH_VENV)/bin/python
+	@mkdir -p .build/bench
+	$(BENCH_VENV)/bin/python Tests/Benchmarks/pytorch_baseline.py --quick --json .build/bench/pytorch.json
+
+bench-pytorch-full: $(BENCH_VENV)/bin/python
+	@mkdir -p .build/bench
+	$(BENCH_VENV)/bin/python Tests/Benchmarks/pytorch_baseline.py --json .build/bench/pytorch-full.json
 
 # Regenerates the committed swift-protobuf code (needs protoc; PROTOC_GEN_SWIFT=path skips building the plugin).
 proto:

@@ -23,10 +23,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // The machine-peak probe of `convlens bench` (AVX2/FMA behind a runtime check; no unsafeFlags).
-        .target(name: "CPeak"),
-
-        .target(name: "ConvLensCore", dependencies: ["CFFTW", "COpenBLAS"]),
+        // Direct-convolution loops compiled for AVX2 + FMA with a portable fallback (chosen at run time).
+        .target(name: "CConvLensKernels"),
+        .target(name: "ConvLensCore", dependencies: ["CFFTW", "COpenBLAS", "CConvLensKernels"]),
         .target(name: "ConvLensImaging", dependencies: ["ConvLensCore", "CPNG", "CTurboJPEG"]),
         .target(
             name: "ConvLensGraph",
@@ -39,7 +38,7 @@ let package = Package(
             exclude: ["TensorBoard/Generated/README.md", "TensorBoard/Generated/event.proto"]),
         .target(
             name: "ConvLens",
-            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport", "CPeak"],
+            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport", "CConvLensKernels"],
             resources: [.copy("Resources")]),
         .executableTarget(
             name: "convlens",

@@ -14,21 +14,21 @@ public enum Parallelism {
 }
 
 /// A raw pointer that may cross into concurrent work items that write disjoint parts of it.
-struct SendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
+package struct SendablePointer<T>: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<T>
+    package init(_ p: UnsafeMutablePointer<T>) { pointer = p }
 }
 
 /// A read-only raw pointer for concurrent work items.
-struct SendableConstPointer<T>: @unchecked Sendable {
-    let pointer: UnsafePointer<T>
-    init(_ p: UnsafePointer<T>) { pointer = p }
+package struct SendableConstPointer<T>: @unchecked Sendable {
+    package let pointer: UnsafePointer<T>
+    package init(_ p: UnsafePointer<T>) { pointer = p }
 }
 
 extension Parallelism {
     /// Runs `body(i)` for `i` in `0..<count`, spread over ``threadCount`` threads (inline when
     /// there is one thread or one item). Items must write disjoint memory.
-    static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
+    package static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
         if threadCount == 1 || count <= 1 {
             for i in 0..<count { body(i) }
             return
@@ -37,7 +37,7 @@ extension Parallelism {
     }
 
     /// Splits `0..<total` into about `threadCount` contiguous chunks.
-    static func chunks(_ total: Int, minimum: Int = 1) -> [Range<Int>] {
+    package static func chunks(_ total: Int, minimum: Int = 1) -> [Range<Int>] {
         let parts = max(1, min(threadCount, total / max(1, minimum)))
         let size = (total + parts - 1) / parts
         return stride(from: 0, to: total, by: max(1, size)).map { $0..<min(total, $0 + size) }

@@ -18,13 +18,13 @@ struct BackwardStep {
     /// Collects the algorithms that ran.
     var log: AlgorithmLog? = nil
 
-    private var graph: Graph { trace.graph }
+    var graph: Graph { trace.graph }
 
     /// The forward value of a node input (computed tensor or initializer).
-    private func value(_ name: String) -> Tensor? { trace.values[name] ?? graph.initializers[name] }
+    func value(_ name: String) -> Tensor? { trace.values[name] ?? graph.initializers[name] }
     /// Whether an input carries a backward signal (a computed tensor, not a constant).
-    private func isComputed(_ name: String) -> Bool { !name.isEmpty && trace.values[name] != nil }
-    private func forwardShape(_ name: String) -> Shape { value(name)!.shape }
+    func isComputed(_ name: String) -> Bool { !name.isEmpty && trace.values[name] != nil }
+    func forwardShape(_ name: String) -> Shape { value(name)!.shape }
 
     /// `[S] + shape` view of stacked per-seed tensors.
     private func stacked(_ t: Tensor, _ shape: Shape) -> Tensor { t.reshaped(Shape([seeds] + shape.dimensions)) }
@@ -92,7 +92,7 @@ struct BackwardStep {
             }
             result[0] = stacked(dx, inShape)
         case .activation(let a):
-            result[0] = activationBackward(a, g, x: value(x0)!, y: trace.values[node.outputs[0]]!)
+            result[0] = activationBackward(a, g, x: value(x0)!, y: trace.values[node.outputs[0]]!, perSeed: false)
         case .binary(let op):
             let a = value(inputs[0])!, b = value(inputs[1])!
             for k in 0..<2 where isComputed(inputs[k]) {
@@ -254,54 +254,73 @@ struct BackwardStep {
     }
 
     /// Elementwise nonlinearities under the rule table of DESIGN.md §1.
-    private func activationBackward(_ a: Activation, _ g: Tensor, x: Tensor, y: Tensor) -> Tensor {
-        let n = x.count
-        var out = g
-        let xs = x.scalars, ys = y.scalars
-        // A rectifier: (mask of the forward pass, whether the rule uses it, whether it rectifies g).
-        func rectifier(_ inside: (Float) -> Bool, leak: Float = 0) {
-            out.scalars.withUnsafeMutableBufferPointer { p in
-                for s in 0..<seeds {
-                    for i in 0..<n {
-                        let v = p[s * n + i]
-                        switch rule {
-                        case .deconvnet: p[s * n + i] = max(v, 0)
-                        case .guided: p[s * n + i] = inside(xs[i]) ? max(v, 0) : 0
-                        case .backprop: p[s * n + i] = inside(xs[i]) ? v : v * leak
-                        }
-                    }
-                }
-            }
-        }
-        func derivative(_ d: (Int) -> Float) {
-            out.scalars.withUnsafeMutableBufferPointer { p in
-                for i in 0..<n {
-                    let k = d(i)
-                    for s in 0..<seeds { p[s * n + i] *= k }
-                }
+    ///
+    /// Every rule is `g ← f · g` or `g ← f · max(g, 0)` with a factor `f` from the forward pass:
+    /// the mask of a rectifier (guided, backprop; `leak` outside for leaky ReLU under backprop),
+    /// the local derivative of a smooth function; deconvnet rectifies and ignores the mask.
+    /// - Parameters:
+    ///   - g: the stacked signal, `S · n` values (consumed: rewritten in place when unshared).
+    ///   - x, y: the forward input and output: `n` values shared by every seed, or (`perSeed`)
+    ///     `S · n` values, each seed's own window of the maps.
+    func activationBackward(_ a: Activation, _ g: consuming Tensor, x: Tensor, y: Tensor?, perSeed: Bool) -> Tensor {
+        let n = g.count / max(1, seeds)
+        let xs = x.scalars, ys = y?.scalars ?? []
+        var rectify = false
+        var factor: ((Int) -> Float)? = nil
+        func mask(_ inside: @escaping (Float) -> Bool, leak: Float = 0) {
+            switch rule {
+            case .deconvnet: rectify = true
+            case .guided: rectify = true; factor = { inside(xs[$0]) ? 1 : 0 }
+            case .backprop: factor = { inside(xs[$0]) ? 1 : leak }
             }
         }
         switch a {
         case .relu:
-            rectifier { $0 > 0 }
+            mask { $0 > 0 }
         case .clip(let lo, let hi) where lo == 0:
             let m = hi ?? .infinity
-            rectifier { $0 > 0 && $0 < m }
+            mask { $0 > 0 && $0 < m }
         case .clip(let lo, let hi):
             let l = lo ?? -.infinity, h = hi ?? .infinity
-            derivative { xs[$0] >= l && xs[$0] <= h ? 1 : 0 }
+            factor = { xs[$0] >= l && xs[$0] <= h ? 1 : 0 }
         case .leakyRelu(let alpha):
-            rectifier({ $0 > 0 }, leak: alpha)
+            mask({ $0 > 0 }, leak: alpha)
         case .sigmoid:
-            derivative { ys[$0] * (1 - ys[$0]) }
+            factor = { ys[$0] * (1 - ys[$0]) }
         case .tanh:
-            derivative { 1 - ys[$0] * ys[$0] }
+            factor = { 1 - ys[$0] * ys[$0] }
         case .hardSigmoid(let alpha, let beta):
-            derivative { let t = alpha * xs[$0] + beta; return t > 0 && t < 1 ? alpha : 0 }
+            factor = { let t = alpha * xs[$0] + beta; return t > 0 && t < 1 ? alpha : 0 }
         case .hardSwish:
-            derivative { let v = xs[$0]; return v < -3 ? 0 : (v <= 3 ? v / 3 + 0.5 : 1) }
+            factor = { let v = xs[$0]; return v < -3 ? 0 : (v <= 3 ? v / 3 + 0.5 : 1) }
         }
-        return out
+        // The factors once (per seed only when the forward maps differ per seed).
+        let f: [Float]? = factor.map { d in (0..<(perSeed ? seeds * n : n)).map(d) }
+        let stride = perSeed ? n : 0
+        let clamp = rectify
+        g.scalars.withUnsafeMutableBufferPointer { p in
+            let pp = SendablePointer(p.baseAddress!)
+            f.withUnsafeBufferPointerIfPresent { fp in
+                let pf = fp.map { SendableConstPointer($0) }
+                Parallelism.forEach(seeds) { s in
+                    let v = pp.pointer + s * n
+                    if clamp { for i in 0..<n { v[i] = max(v[i], 0) } }
+                    if let pf {
+                        let k = pf.pointer + s * stride
+                        for i in 0..<n { v[i] *= k[i] }
+                    }
+                }
+            }
+        }
+        return g
+    }
+}
+
+private extension Optional where Wrapped == [Float] {
+    /// The base address of the array, or `nil`, for the duration of `body`.
+    func withUnsafeBufferPointerIfPresent<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let a = self else { return body(nil) }
+        return a.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
 

@@ -16,10 +16,11 @@ public struct Projection: Sendable {
     public var algorithm: String = "gemm"
 }
 
-/// Collects the convolution choices of a backward pass (thread-safe).
+/// Collects the convolution choices and the work of backward passes (thread-safe).
 public final class AlgorithmLog: @unchecked Sendable {
     private let lock = NSLock()
     private var used = Set<ConvolutionAlgorithm>()
+    private var executed = 0.0, dense = 0.0
 
     public init() {}
 
@@ -27,6 +28,28 @@ public final class AlgorithmLog: @unchecked Sendable {
         lock.lock()
         used.insert(choice.algorithm)
         lock.unlock()
+    }
+
+    func record(flops: Double, denseFlops: Double) {
+        lock.lock()
+        executed += flops
+        dense += denseFlops
+        lock.unlock()
+    }
+
+    /// Direct-equivalent flops (2 × multiply-adds) of the backward convolutions that ran, on the
+    /// receptive-field windows (``Projector/windows``).
+    public var convolutionFlops: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return executed
+    }
+
+    /// The same convolutions on whole maps: what a projection without windows computes.
+    public var denseConvolutionFlops: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return dense
     }
 
     /// The algorithms that ran, sorted.
@@ -58,16 +81,24 @@ public enum LRNMode: String, Sendable, Hashable, CaseIterable {
 ///
 /// A `Projector` reads a ``Trace`` (activations and max-pool switches) and never mutates the
 /// graph. Many seeds run as one batch through every backward step (the transposed convolutions
-/// become batched products), in chunks bounded by ``memoryBudget``.
+/// become batched products), in chunks bounded by ``memoryBudget``. A unit seed's signal is zero
+/// outside the unit's receptive field, so each seed carries a window per layer and the backward
+/// steps compute only inside it (``windows``; Docs/Performance.md).
 public struct Projector: Sendable {
     /// The forward run the projections explain.
     public let trace: Trace
     /// How LRN passes the signal.
     public var lrn: LRNMode = .gradient
     /// The most bytes of backward signals held at once; seeds are processed in chunks that fit.
-    public var memoryBudget: Int = 1 << 30
+    public var memoryBudget: Int = Projector.defaultMemoryBudget
     /// The convolution algorithm of every backward convolution (`.auto`: the planner's choice per layer).
     public var algorithm: ConvolutionAlgorithm = .auto
+    /// Compute each unit seed's signal only inside its receptive-field window (default). `false`
+    /// computes whole maps; results agree within rounding.
+    public var windows = true
+
+    /// 4 GiB: a quarter of a 24 GiB machine, in chunks of seeds (`--memory-budget`).
+    public static let defaultMemoryBudget = 4 << 30
 
     public init(trace: Trace) { self.trace = trace }
 
@@ -76,26 +107,23 @@ public struct Projector: Sendable {
     ///   - layer: a layer of `trace.graph` (`[1, C, H, W]` or `[1, N]`).
     ///   - seeds: the seeds, in order.
     ///   - rule: the rule set.
+    ///   - log: collects the algorithms and the convolution work (a fresh one when `nil`).
     ///   - progress: called with (seeds done, total) after each chunk.
     /// - Returns: one ``Projection`` per seed, in order; each tensor has the input's shape.
     /// - Throws: ``ConvLensError`` for a channel or position out of range, a layer the input does not
     ///   influence, or an operator whose backward ConvLens cannot compute on this path.
-    public func project(layer: Layer, seeds: [Seed], rule: ProjectionRule,
+    public func project(layer: Layer, seeds: [Seed], rule: ProjectionRule, log: AlgorithmLog? = nil,
                         progress: ((Int, Int) -> Void)? = nil) throws -> [Projection] {
         let act = trace.activation(layer)
         let resolved = try seeds.map { try $0.resolve(in: act, layer: layer.name) }
-        // Chunk size from the largest tensor on the backward path (a few of them live at once).
-        let largest = trace.graph.nodes[...layer.nodeIndex].flatMap(\.outputs).compactMap { trace.graph.shapes[$0]?.count }.max() ?? act.count
-        let perSeed = max(1, 4 * 4 * max(largest, trace.graph.inputShape.count))
-        let chunk = max(1, min(resolved.count, memoryBudget / perSeed))
+        let chunk = max(1, min(resolved.count, memoryBudget / bytesPerSeed(layer)))
         var results: [Projection] = []
         results.reserveCapacity(resolved.count)
-        let log = AlgorithmLog()
+        let log = log ?? AlgorithmLog()
         var start = 0
         while start < resolved.count {
             let part = Array(resolved[start..<min(resolved.count, start + chunk)])
-            let seedTensor = makeSeeds(part, activation: act)
-            let grads = try backward(from: layer, seeds: seedTensor, count: part.count, rule: rule, log: log)
+            let grads = try backward(from: layer, seeds: makeSeeds(part, activation: act), count: part.count, rule: rule, log: log)
             let n = trace.graph.inputShape.count
             for (i, r) in part.enumerated() {
                 let t = Tensor(shape: trace.graph.inputShape, scalars: Array(grads.scalars[(i * n)..<((i + 1) * n)]))
@@ -109,11 +137,26 @@ public struct Projector: Sendable {
         return results
     }
 
-    /// `[S] + activation.shape` seed values.
-    private func makeSeeds(_ seeds: [ResolvedSeed], activation: Tensor) -> Tensor {
+    /// Bytes one seed needs at most: a few signals of the largest tensor on the backward path (a
+    /// window can be a whole map), with room for the convolutions' working copies.
+    func bytesPerSeed(_ layer: Layer) -> Int {
+        let act = trace.activation(layer)
+        let largest = trace.graph.nodes[...layer.nodeIndex].flatMap(\.outputs).compactMap { trace.graph.shapes[$0]?.count }.max() ?? act.count
+        return max(1, 4 * 4 * max(largest, trace.graph.inputShape.count))
+    }
+
+    /// The stacked seed signal: unit seeds on a `[1, C, H, W]` layer as 1×1 windows at their units
+    /// (``windows``), every other seed dense (`[S] + activation.shape`).
+    private func makeSeeds(_ seeds: [ResolvedSeed], activation: Tensor) -> Signal {
         let n = activation.count
-        var s = [Float](repeating: 0, count: seeds.count * n)
         let d = activation.shape.dimensions
+        if windows, d.count == 4, seeds.allSatisfy({ $0.y != nil && $0.x != nil }) {
+            var s = Tensor(shape: Shape([seeds.count, d[1], 1, 1]))
+            for (i, r) in seeds.enumerated() { s.scalars[i * d[1] + r.channel] = 1 }
+            return Signal(s, windows: SeedWindows(height: 1, width: 1, mapHeight: d[2], mapWidth: d[3],
+                                                  top: seeds.map { $0.y! }, left: seeds.map { $0.x! }))
+        }
+        var s = [Float](repeating: 0, count: seeds.count * n)
         for (i, r) in seeds.enumerated() {
             if d.count == 2 {
                 // A unit seed is 1; a map seed is the unit's own value (d(½a²)/dx).
@@ -125,24 +168,38 @@ public struct Projector: Sendable {
                 for k in 0..<plane { s[i * n + r.channel * plane + k] = activation.scalars[r.channel * plane + k] }
             }
         }
-        return Tensor(shape: Shape([seeds.count] + d), scalars: s)
+        return Signal(dense: Tensor(shape: Shape([seeds.count] + d), scalars: s))
     }
 
-    /// Runs the backward pass for `count` stacked seeds (`[S] + layer shape`) and returns
-    /// `[S] + input shape`.
-    func backward(from layer: Layer, seeds: Tensor, count: Int, rule: ProjectionRule, log: AlgorithmLog? = nil) throws -> Tensor {
+    /// Runs the backward pass for `count` stacked seeds and returns `[S] + input shape`.
+    ///
+    /// Signals on `[1, C, H, W]` tensors travel in per-seed windows through the operators that have
+    /// a windowed form (``BackwardStep/windowedInputGradients(_:_:)``); the others run on dense
+    /// signals.
+    func backward(from layer: Layer, seeds: Signal, count: Int, rule: ProjectionRule, log: AlgorithmLog? = nil) throws -> Tensor {
         let graph = trace.graph
-        var grads: [String: Tensor] = [layer.tensorName: seeds]
+        func shape(_ name: String) -> Shape { (trace.values[name] ?? graph.initializers[name])!.shape }
+        var grads: [String: Signal] = [layer.tensorName: seeds]
         for index in stride(from: layer.nodeIndex, through: 0, by: -1) {
             let node = graph.nodes[index]
-            let outGrads = node.outputs.map { grads.removeValue(forKey: $0) }
-            guard outGrads.contains(where: { $0 != nil }) else { continue }
+            var outSignals = node.outputs.map { grads.removeValue(forKey: $0) }
+            guard outSignals.contains(where: { $0 != nil }) else { continue }
             let step = BackwardStep(node: node, trace: trace, seeds: count, rule: rule, lrn: lrn, algorithm: algorithm, log: log)
-            let inGrads = try step.inputGradients(outGrads)
-            for (name, g) in zip(node.inputs, inGrads) {
+            var inSignals: [Signal?]? = nil
+            if outSignals.count == 1, step.isWindowable, let g = outSignals[0]!.windowed(shape(node.outputs[0]), seeds: count),
+               let w = g.windows {
+                // The step owns the signal (elementwise rules rewrite it in place).
+                outSignals[0] = nil
+                inSignals = step.windowedInputGradients(g.values, w)
+            }
+            if inSignals == nil {
+                let dense = zip(node.outputs, outSignals).map { name, s in s?.dense(shape(name)) }
+                inSignals = try step.inputGradients(dense).map { $0.map { Signal(dense: $0) } }
+            }
+            for (name, g) in zip(node.inputs, inSignals!) {
                 guard let g, !name.isEmpty else { continue }
                 if let existing = grads[name] {
-                    grads[name] = BinaryOperator.add.apply(existing, g)
+                    grads[name] = Signal.sum(existing, g, forwardShape: shape(name), seeds: count)
                 } else {
                     grads[name] = g
                 }
@@ -151,6 +208,6 @@ public struct Projector: Sendable {
         guard let g = grads[graph.inputName] else {
             throw ConvLensError(.invalidArgument, file: "--layer", "the input has no influence on layer '\(layer.name)'")
         }
-        return g
+        return g.dense(graph.inputShape)
     }
 }

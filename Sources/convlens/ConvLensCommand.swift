@@ -11,6 +11,20 @@ struct ConvLensCommand: AsyncParsableCommand {
         subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, FiltersCommand.self,
                       TensorboardCommand.self, ProjectCommand.self, CompareCommand.self, NotebookCommand.self, DemoCommand.self,
                       ScanCommand.self, ScanMergeCommand.self, TopKCommand.self, BenchCommand.self])
+
+    static func main() async {
+        ResourceUsage.retainFreedMemory()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Runs a command body, mapping ``ConvLensError`` to one line on stderr and exit status 2.

@@ -109,4 +109,40 @@ final class ProjectionReferenceTests: XCTestCase {
             for i in 0..<seeds.count { assertClose(c[i].tensor, batch[i].tensor, tolerance: 1e-6) }
         }
     }
+
+    /// Receptive-field windows change nothing but the work: on models with strided convolutions,
+    /// max-pool switches, LRN and batch normalization, windowed projections equal whole-map ones
+    /// (1e-6 relative), a batch of 16 equals 16 single projections, and the windows remove work.
+    func testWindowsEqualWholeMapsAndBatchEqualsSingles() throws {
+        let cases: [(model: String, input: String, layer: String)] = [
+            ("forward/alexnet/model.onnx", "projection/alexnet", "/features/features.4/Relu_output_0"),
+            ("forward/vgg_lrn_bn/model.onnx", "projection/vgg_lrn_bn", "/relu2/Relu_output_0"),
+        ]
+        for c in cases {
+            let graph = try Graph.load(onnx: fixture(c.model))
+            let e = try JSONDecoder().decode(Expected.self, from: try AtomicFile.read(fixture(c.input) + "/expected.json"))
+            let trace = try graph.run(try NPY.read(fixture(c.input) + "/" + e.input))
+            let layer = try graph.layer(matching: c.layer)
+            let (channels, h, w) = (layer.shape[1], layer.shape[2], layer.shape[3])
+            // Corners, edges and the interior, so windows are clipped differently per seed.
+            let positions = [(0, 0), (h - 1, w - 1), (0, w / 2), (h / 2, 0), (h / 2, w / 2), (h - 1, 1), (1, w - 2), (h / 3, 2 * w / 3)]
+            let seeds = (0..<16).map { i -> Seed in
+                let (y, x) = positions[i % positions.count]
+                return .unit(channel: (i * 7) % channels, y: y, x: x)
+            }
+            for rule in ProjectionRule.allCases {
+                let log = AlgorithmLog()
+                let windowed = try Projector(trace: trace).project(layer: layer, seeds: seeds, rule: rule, log: log)
+                var whole = Projector(trace: trace)
+                whole.windows = false
+                let dense = try whole.project(layer: layer, seeds: seeds, rule: rule)
+                XCTAssertLessThan(log.convolutionFlops, 0.9 * log.denseConvolutionFlops, "\(c.layer): windows remove work")
+                for i in seeds.indices {
+                    assertClose(windowed[i].tensor, dense[i].tensor, tolerance: 1e-6, "\(c.layer) \(rule) seed \(i): windows vs whole maps")
+                    let single = try Projector(trace: trace).project(layer: layer, seeds: [seeds[i]], rule: rule)[0]
+                    assertClose(windowed[i].tensor, single.tensor, tolerance: 1e-6, "\(c.layer) \(rule) seed \(i): batch vs single")
+                }
+            }
+        }
+    }
 }

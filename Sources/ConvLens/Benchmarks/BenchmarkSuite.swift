@@ -74,7 +74,7 @@ public enum BenchmarkSuite {
     public static func run(_ id: String, quick: Bool, progress: Progress? = nil) throws -> BenchmarkResult {
         let w = try prepare(id, quick: quick)
         let runs = runs(quick: quick)
-        MemoryUsage.resetPeak()
+        ResourceUsage.resetPeak()
         progress?(id, 0, runs)
         var algorithms = try w.run()
         var times: [Double] = []
@@ -84,7 +84,7 @@ public enum BenchmarkSuite {
             algorithms = try w.run()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
-        let peakRSS = MemoryUsage.peakBytes()
+        let peakRSS = ResourceUsage.peakResidentBytes()
         let sorted = times.sorted()
         let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         return BenchmarkResult(id: id, what: w.what, seconds: median, minSeconds: sorted.first, method: "auto",

@@ -1,15 +1,20 @@
-internal import CPeak
+internal import CConvLensKernels
 import ConvLensCore
 import Foundation
 
-/// The machine's measured fp32 peak: a loop of independent fused multiply-adds (AVX2/FMA when the
-/// CPU has them, checked at run time), run on every worker thread at once.
+/// The machine's measured fp32 peak: a loop of 12 independent 8-wide fused multiply-adds per
+/// iteration (`convlens_fma_peak` in the C target `CConvLensKernels`: AVX2/FMA when the CPU has
+/// them, checked at run time), run on every worker thread at once.
 ///
 /// It is the yardstick for "direct-equivalent GFLOP/s": an FFT convolution can exceed it (it does
 /// fewer operations than the direct definition it is credited with), a GEMM cannot.
 public enum MachinePeak {
     /// Whether the probe uses AVX2/FMA on this CPU (otherwise portable scalar code, far below peak).
-    public static var usesFMA: Bool { convlens_peak_uses_fma() != 0 }
+    public static var usesFMA: Bool { convlens_kernels_vectorized() != 0 }
+
+    /// Floating-point operations per iteration of the probe (12 accumulators × 8 lanes × 2; the
+    /// portable version runs 96 scalar multiply-adds, the same count).
+    static let flopsPerIteration = 192.0
 
     /// Measures GFLOP/s with `threads` threads running the probe at the same time.
     /// - Parameters:
@@ -19,22 +24,20 @@ public enum MachinePeak {
     /// - Returns: floating-point operations per second / 1e9, summed over the threads.
     public static func measure(threads: Int = Parallelism.threadCount, seconds: Double = 0.25, trials: Int = 3) -> Double {
         // Calibrate the iteration count on one thread.
-        var sink: Float = 0
-        let probe: Int64 = 1 << 20
+        let probe = 1 << 20
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let probeFlops = convlens_peak_fma(probe, &sink)
+        _ = convlens_fma_peak(probe, 1)
         let probeSeconds = max(1e-6, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        let iterations = max(probe, Int64(Double(probe) * seconds / probeSeconds))
-        let flopsPerThread = probeFlops / Double(probe) * Double(iterations)
+        let iterations = max(probe, Int(Double(probe) * seconds / probeSeconds))
+        let n = max(1, threads)
         var best = 0.0
         for _ in 0..<max(1, trials) {
             let start = DispatchTime.now().uptimeNanoseconds
-            DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
-                var s: Float = 0
-                _ = convlens_peak_fma(iterations, &s)
+            DispatchQueue.concurrentPerform(iterations: n) { i in
+                _ = convlens_fma_peak(iterations, Float(i))
             }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = max(best, flopsPerThread * Double(max(1, threads)) / elapsed / 1e9)
+            best = max(best, flopsPerIteration * Double(iterations) * Double(n) / elapsed / 1e9)
         }
         return best
     }

@@ -232,6 +232,7 @@ public enum Convolution {
         let cOut = outPerGroup * g.groups
         let oh = out.shape[2], ow = out.shape[3]
         let kSize = outPerGroup * kh * kw
+        let pointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pads[0] == 0 && g.pads[1] == 0 && oh == h && ow == w
         input.scalars.withUnsafeBufferPointer { src in
             weight.scalars.withUnsafeBufferPointer { wt in
                 out.scalars.withUnsafeMutableBufferPointer { dst in
@@ -240,12 +241,18 @@ public enum Convolution {
                     // Batch items (seeds, in back-projection) run in parallel, each with its own columns.
                     let parts = Parallelism.chunks(n)
                     Parallelism.forEach(parts.count) { part in
-                        var columns = [Float](repeating: 0, count: kSize * h * w)
+                        var columns = [Float](repeating: 0, count: pointwise ? 0 : kSize * h * w)
                         columns.withUnsafeMutableBufferPointer { col in
                             for b in parts[part] {
                                 for grp in 0..<g.groups {
                                     let x = ps.pointer + (b * cIn + grp * inPerGroup) * h * w
                                     let a = pw.pointer + grp * inPerGroup * kSize
+                                    if pointwise {
+                                        // 1×1, stride 1, no offset: the product is the output itself.
+                                        BLAS.sgemm(transA: true, m: kSize, n: h * w, k: inPerGroup, a: a, lda: kSize,
+                                                   b: x, ldb: h * w, c: pd.pointer + (b * cOut + grp * outPerGroup) * oh * ow, ldc: h * w)
+                                        continue
+                                    }
                                     // col[kSize × HW] = Aᵀ[kSize × inPerGroup] · x[inPerGroup × HW]
                                     BLAS.sgemm(transA: true, m: kSize, n: h * w, k: inPerGroup, a: a, lda: kSize,
                                                b: x, ldb: h * w, c: col.baseAddress!, ldc: h * w)

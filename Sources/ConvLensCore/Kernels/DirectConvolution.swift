@@ -1,6 +1,9 @@
+internal import CConvLensKernels
+
 extension Convolution {
     /// Direct `Conv` for any geometry: parallel over output planes, each summing its group's input
-    /// channels tap by tap (the reference path; fast only for tiny layers).
+    /// channels tap by tap in C (`CConvLensKernels`, vectorized with AVX2 + FMA when the CPU has them);
+    /// the path for depthwise and tiny layers.
     static func directConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
         let n = input.shape[0], cIn = input.shape[1], h = input.shape[2], w = input.shape[3]
         let cOut = weight.shape[0], inG = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
@@ -19,21 +22,8 @@ extension Convolution {
                         for c in 0..<inG {
                             let x = ps.pointer + (b * cIn + grp * inG + c) * h * w
                             let k = pw.pointer + (o * inG + c) * kh * kw
-                            for oy in 0..<oh {
-                                let row = y + oy * ow
-                                for i in 0..<kh {
-                                    let iy = oy * sh - pt + i * dh
-                                    if iy < 0 || iy >= h { continue }
-                                    let inRow = x + iy * w
-                                    for j in 0..<kw {
-                                        let kv = k[i * kw + j]
-                                        let shift = j * dw - pl
-                                        let lo = max(0, ceilDiv(-shift, sw)), hi = min(ow, ceilDiv(w - shift, sw))
-                                        if lo >= hi { continue }
-                                        for ox in lo..<hi { row[ox] += kv * inRow[ox * sw + shift] }
-                                    }
-                                }
-                            }
+                            convlens_direct_conv_plane(x, Int32(h), Int32(w), k, Int32(kh), Int32(kw), Int32(sh), Int32(sw),
+                                                       Int32(pt), Int32(pl), Int32(dh), Int32(dw), y, Int32(oh), Int32(ow))
                         }
                     }
                 }
@@ -61,21 +51,8 @@ extension Convolution {
                         for c in 0..<inG {
                             let x = ps.pointer + (b * cIn + grp * inG + c) * h * w
                             let k = pw.pointer + ((grp * inG + c) * outG + og) * kh * kw
-                            for iy in 0..<h {
-                                let inRow = x + iy * w
-                                for i in 0..<kh {
-                                    let oy = iy * sh - pt + i * dh
-                                    if oy < 0 || oy >= oh { continue }
-                                    let row = y + oy * ow
-                                    for j in 0..<kw {
-                                        let kv = k[i * kw + j]
-                                        let shift = j * dw - pl
-                                        let lo = max(0, ceilDiv(-shift, sw)), hi = min(w, ceilDiv(ow - shift, sw))
-                                        if lo >= hi { continue }
-                                        for ix in lo..<hi { row[ix * sw + shift] += kv * inRow[ix] }
-                                    }
-                                }
-                            }
+                            convlens_direct_transposed_conv_plane(x, Int32(h), Int32(w), k, Int32(kh), Int32(kw), Int32(sh), Int32(sw),
+                                                                  Int32(pt), Int32(pl), Int32(dh), Int32(dw), y, Int32(oh), Int32(ow))
                         }
                     }
                 }

@@ -1,0 +1,142 @@
+#include "convlens_kernels.h"
+
+#if defined(__x86_64__) && defined(__clang__)
+#define CONVLENS_X86 1
+#include <immintrin.h>
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define CONVLENS_X86 0
+#define TARGET_AVX2
+#endif
+
+static inline int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+static inline int imax(int a, int b) { return a > b ? a : b; }
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+int convlens_kernels_vectorized(void) {
+#if CONVLENS_X86
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+/* The loop bodies are written once and compiled twice: inlined into an AVX2+FMA entry point and
+   into a portable one. The unit-stride inner loops are what the compiler vectorizes. */
+
+static inline __attribute__((always_inline))
+void conv_plane(const float *restrict x, int h, int w, const float *restrict k, int kh, int kw,
+                int sh, int sw, int pt, int pl, int dh, int dw, float *restrict y, int oh, int ow) {
+    for (int oy = 0; oy < oh; oy++) {
+        float *restrict row = y + (long)oy * ow;
+        for (int i = 0; i < kh; i++) {
+            int iy = oy * sh - pt + i * dh;
+            if (iy < 0 || iy >= h) continue;
+            const float *restrict in = x + (long)iy * w;
+            for (int j = 0; j < kw; j++) {
+                float kv = k[i * kw + j];
+                int shift = j * dw - pl;
+                int lo = imax(0, ceil_div(-shift, sw)), hi = imin(ow, ceil_div(w - shift, sw));
+                if (sw == 1) {
+                    const float *restrict src = in + shift;
+                    for (int ox = lo; ox < hi; ox++) row[ox] += kv * src[ox];
+                } else {
+                    for (int ox = lo; ox < hi; ox++) row[ox] += kv * in[ox * sw + shift];
+                }
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline))
+void transposed_plane(const float *restrict x, int h, int w, const float *restrict k, int kh, int kw,
+                      int sh, int sw, int pt, int pl, int dh, int dw, float *restrict y, int oh, int ow) {
+    for (int iy = 0; iy < h; iy++) {
+        const float *restrict in = x + (long)iy * w;
+        for (int i = 0; i < kh; i++) {
+            int oy = iy * sh - pt + i * dh;
+            if (oy < 0 || oy >= oh) continue;
+            float *restrict row = y + (long)oy * ow;
+            for (int j = 0; j < kw; j++) {
+                float kv = k[i * kw + j];
+                int shift = j * dw - pl;
+                int lo = imax(0, ceil_div(-shift, sw)), hi = imin(w, ceil_div(ow - shift, sw));
+                if (sw == 1) {
+                    float *restrict dst = row + shift;
+                    for (int ix = lo; ix < hi; ix++) dst[ix] += kv * in[ix];
+                } else {
+                    for (int ix = lo; ix < hi; ix++) row[ix * sw + shift] += kv * in[ix];
+                }
+            }
+        }
+    }
+}
+
+#if CONVLENS_X86
+TARGET_AVX2 static void conv_plane_avx2(const float *x, int h, int w, const float *k, int kh, int kw,
+                                        int sh, int sw, int pt, int pl, int dh, int dw, float *y, int oh, int ow) {
+    conv_plane(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
+}
+
+TARGET_AVX2 static void transposed_plane_avx2(const float *x, int h, int w, const float *k, int kh, int kw,
+                                              int sh, int sw, int pt, int pl, int dh, int dw, float *y, int oh, int ow) {
+    transposed_plane(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
+}
+#endif
+
+void convlens_direct_conv_plane(const float *x, int h, int w, const float *k, int kh, int kw,
+                                int sh, int sw, int pt, int pl, int dh, int dw, float *y, int oh, int ow) {
+#if CONVLENS_X86
+    if (convlens_kernels_vectorized()) {
+        conv_plane_avx2(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
+        return;
+    }
+#endif
+    conv_plane(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
+}
+
+void convlens_direct_transposed_conv_plane(const float *x, int h, int w, const float *k, int kh, int kw,
+                                           int sh, int sw, int pt, int pl, int dh, int dw, float *y, int oh, int ow) {
+#if CONVLENS_X86
+    if (convlens_kernels_vectorized()) {
+        transposed_plane_avx2(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
+        return;
+    }
+#endif
+    transposed_plane(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
+}
+
+#if CONVLENS_X86
+TARGET_AVX2 static float fma_peak_avx2(long iterations, float seed) {
+    __m256 a[12];
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(seed + (float)i);
+    for (long n = 0; n < iterations; n++) {
+        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
+    }
+    __m256 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+}
+#endif
+
+float convlens_fma_peak(long iterations, float seed) {
+#if CONVLENS_X86
+    if (convlens_kernels_vectorized()) return fma_peak_avx2(iterations, seed);
+#endif
+    float a[96];
+    for (int i = 0; i < 96; i++) a[i] = seed + (float)i;
+    for (long n = 0; n < iterations; n++) {
+        for (int i = 0; i < 96; i++) a[i] = a[i] * 0.999999f + 1e-7f;
+    }
+    float s = 0;
+    for (int i = 0; i < 96; i++) s += a[i];
+    return s;
+}
