@@ -14,7 +14,7 @@ KERAS_VENV ?= .venv-keras
 BENCH_VENV ?= .venv-bench
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
+.PHONY: all deps build test bench bench-full tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
 
 all: build
 
@@ -76,6 +76,22 @@ docs:
 
 demo: build
 	$(BIN) demo
+
+# The benchmark suite (Docs/Performance.md "convlens bench") beside the PyTorch / ONNX Runtime
+# baseline of the same workloads (`bench-pytorch`, `bench-pytorch-full`: Tests/Benchmarks/). Quick
+# sizes with `bench`, full sizes with `bench-full` (tens of minutes). Not part of `make test`.
+BENCH_BIN = .build/release/convlens
+bench: deps
+	$(SWIFT) build -c release --product convlens
+	@mkdir -p .build/bench
+	$(MAKE) --no-print-directory bench-pytorch
+	$(BENCH_BIN) bench --quick --baseline .build/bench/pytorch.json --out .build/bench/convlens.json
+
+bench-full: deps
+	$(SWIFT) build -c release --product convlens
+	@mkdir -p .build/bench
+	$(MAKE) --no-print-directory bench-pytorch-full
+	$(BENCH_BIN) bench --baseline .build/bench/pytorch-full.json --out .build/bench/convlens-full.json
 
 # A 3-shard scan on a local Ray cluster, merged, must equal the single scan (not part of `make test`;
 # installs the pinned Ray into $(RAY_VENV) on first use; needs PyPI then).

@@ -38,7 +38,7 @@ let package = Package(
             exclude: ["TensorBoard/Generated/README.md", "TensorBoard/Generated/event.proto"]),
         .target(
             name: "ConvLens",
-            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport"],
+            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport", "CConvLensKernels"],
             resources: [.copy("Resources")]),
         .executableTarget(
             name: "convlens",

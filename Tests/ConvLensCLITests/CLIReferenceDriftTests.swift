@@ -5,7 +5,7 @@ import XCTest
 /// must be named in that command's entry of the reference (or in the shared option tables above
 /// "## Commands"), and every command must have an entry.
 final class CLIReferenceDriftTests: XCTestCase {
-    static let commands = ["inspect", "classify", "activations", "filters", "tensorboard", "project", "compare", "notebook", "demo"]
+    static let commands = ["inspect", "classify", "activations", "filters", "tensorboard", "project", "compare", "notebook", "demo", "bench"]
 
     /// The reference: (text shared by every command, entry text per command).
     func reference() throws -> (shared: String, entries: [String: String]) {

@@ -1,0 +1,200 @@
+import ConvLensCore
+import ConvLensGraph
+import ConvLensProjection
+import Foundation
+
+/// The workloads of `convlens bench` (the contract shared with the PyTorch baseline; ids, sizes and
+/// counts in Docs/Performance.md "convlens bench").
+///
+/// A projection workload's run is the whole job a user asks for: the forward pass on its input(s)
+/// and every projection. Each workload runs once to warm up (FFTW plans, kernel spectra, planner
+/// decisions), then ``runs(quick:)`` times; the median is reported.
+public enum BenchmarkSuite {
+    /// Every workload id, in suite order.
+    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F"]
+
+    /// The layer workload C seeds in the bundled MobileNetV2: block 16's projection (BN folded), `[1, 160, 7, 7]`.
+    public static let mobileNetProbe = "/features/features.16/conv/conv.2/Conv"
+
+    /// Timed runs per workload: 5, or 3 with `quick`.
+    public static func runs(quick: Bool) -> Int { quick ? 3 : 5 }
+
+    /// Checks and orders a list of workload ids (case-insensitive).
+    /// - Parameter only: ids such as `["A", "e3"]`; `nil` or empty: every workload.
+    /// - Returns: the canonical ids in suite order, without repeats.
+    /// - Throws: ``ConvLensError`` (`invalidArgument`, naming `--only`) for an unknown id.
+    public static func select(_ only: [String]?) throws -> [String] {
+        guard let only, !only.isEmpty else { return ids }
+        var chosen = Set<String>()
+        for raw in only {
+            let id = raw.trimmingCharacters(in: .whitespaces).uppercased()
+            guard ids.contains(id) else {
+                throw ConvLensError(.invalidArgument, file: "--only", "unknown workload '\(raw)'; the workloads are \(ids.joined(separator: ", "))")
+            }
+            chosen.insert(id)
+        }
+        return ids.filter(chosen.contains)
+    }
+
+    /// A progress report: the workload, and which run starts (0: the warm-up, then 1…total, the timed runs).
+    public typealias Progress = @Sendable (_ id: String, _ done: Int, _ total: Int) -> Void
+
+    /// Runs the chosen workloads and measures the machine's peak.
+    /// - Parameters:
+    ///   - ids: canonical ids (``select(_:)``).
+    ///   - quick: the smaller sizes and 3 runs instead of 5.
+    ///   - progress: called before the warm-up and before every timed run.
+    /// - Returns: the report, workloads in suite order; a workload that throws (a ``ConvLensError``:
+    ///   the bundled model missing, a model the importer rejects) has `seconds == nil` and the
+    ///   error in its note.
+    public static func run(ids: [String], quick: Bool, progress: Progress? = nil) -> BenchmarkReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let load = loadAverage()
+        let peak = MachinePeak.measure()
+        var results: [BenchmarkResult] = []
+        for id in ids {
+            do {
+                results.append(try run(id, quick: quick, progress: progress))
+            } catch {
+                // One workload that cannot run (a model ConvLens rejects) is a row with the reason,
+                // not the end of the suite.
+                results.append(BenchmarkResult(id: id, what: id, seconds: nil, minSeconds: nil, method: "auto", methods: [:],
+                                               runs: 0, seeds: 0, flops: 0, gflops: nil, peakRSSBytes: nil,
+                                               algorithms: "n/a", note: "n/a: \(error)"))
+            }
+        }
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return BenchmarkReport(versions: ["convlens": convLensVersion], threads: Parallelism.threadCount, quick: quick,
+                               machinePeakGFLOPS: peak, totalSeconds: total, loadAverage: load, workloads: results)
+    }
+
+    /// Runs one workload: set-up (untimed), peak-memory reset, a warm-up run, then ``runs(quick:)``
+    /// timed runs.
+    /// - Throws: ``ConvLensError`` for an unknown id or a failing workload.
+    public static func run(_ id: String, quick: Bool, progress: Progress? = nil) throws -> BenchmarkResult {
+        let w = try prepare(id, quick: quick)
+        let runs = runs(quick: quick)
+        ResourceUsage.resetPeak()
+        progress?(id, 0, runs)
+        var algorithms = try w.run()
+        var times: [Double] = []
+        for r in 0..<runs {
+            progress?(id, r + 1, runs)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            algorithms = try w.run()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        let peakRSS = ResourceUsage.peakResidentBytes()
+        let sorted = times.sorted()
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return BenchmarkResult(id: id, what: w.what, seconds: median, minSeconds: sorted.first, method: "auto",
+                               methods: ["auto": median], runs: runs, seeds: w.seeds, flops: w.flops,
+                               gflops: median > 0 ? w.flops / median / 1e9 : nil, peakRSSBytes: peakRSS,
+                               algorithms: algorithms, note: w.note)
+    }
+
+    /// The 1-minute load average (`/proc/loadavg`), or `nil` where unavailable.
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
+    }
+
+    /// A workload ready to run: `run` does one timed unit of work and returns the algorithms used.
+    struct Prepared {
+        var what: String
+        var seeds: Int
+        var flops: Double
+        var note: String
+        var run: () throws -> String
+    }
+
+    static func prepare(_ id: String, quick: Bool) throws -> Prepared {
+        switch id {
+        case "A":
+            let channels = quick ? 64 : 192
+            return try projection(graph: BenchmarkNetworks.alexNetFeatures(), layer: BenchmarkNetworks.alexNetProbe,
+                                  images: 1, channels: channels, rule: .deconvnet, inputSeed: 0xA0,
+                                  what: "AlexNet features.4, deconvnet, \(channels) ch")
+        case "B":
+            let images = quick ? 16 : 64
+            return try projection(graph: BenchmarkNetworks.cifar10Recipe(), layer: BenchmarkNetworks.cifarProbe,
+                                  images: images, channels: 64, rule: .deconvnet, inputSeed: 0xB0,
+                                  what: "CIFAR recipe conv2, deconvnet, \(images) img × 64 ch")
+        case "C":
+            let channels = quick ? 48 : 160
+            return try projection(graph: try mobileNet(batch: 1), layer: mobileNetProbe, images: 1, channels: channels,
+                                  rule: .guided, inputSeed: 0xC0,
+                                  what: "MobileNetV2 block 16, guided, \(channels) ch")
+        case "D1", "D16":
+            let batch = id == "D1" ? 1 : 16
+            let graph = try mobileNet(batch: batch)
+            var rng = SplitMix64(seed: 0xD0)
+            let input = rng.normalTensor(graph.inputShape)
+            return Prepared(what: "MobileNetV2 forward, batch \(batch)", seeds: 0, flops: graph.forwardConvolutionFlops,
+                            note: "forward only; flops count Conv layers (the classifier's Gemm is not counted); algorithms: the cost model's forward choices",
+                            run: {
+                                _ = try graph.run(input)
+                                return graph.forwardConvolutionAlgorithms.joined(separator: "+")
+                            })
+        case "E3", "E5", "E7", "E11":
+            let k = Int(id.dropFirst())!
+            let batch = quick ? 8 : 16
+            var rng = SplitMix64(seed: 0xE0 + UInt64(k))
+            let x = rng.normalTensor([batch, 128, 56, 56])
+            // ConvTranspose layout: [C_in, C_out/groups, kH, kW].
+            let w = rng.normalTensor([128, 128, k, k], std: (2.0 / Double(128 * k * k)).squareRoot())
+            let g = Conv2DGeometry(kernel: [k, k], pads: [k / 2, k / 2, k / 2, k / 2])
+            let problem = ConvolutionProblem(direction: .transposed, input: x.shape, weight: w.shape, geometry: g, outputSize: (56, 56))
+            return Prepared(what: "transposed conv k\(k), 128→128, 56×56, batch \(batch)", seeds: 0, flops: problem.flops,
+                            note: "one Convolution.transposedConv2DWithChoice(.auto); no bias",
+                            run: {
+                                let (_, choice) = Convolution.transposedConv2DWithChoice(x, weight: w, bias: nil, geometry: g,
+                                                                                         outputSize: (56, 56), algorithm: .auto)
+                                return choice.description
+                            })
+        case "F":
+            let channels = quick ? 32 : 512
+            return try projection(graph: BenchmarkNetworks.vgg16Features(), layer: BenchmarkNetworks.vggProbe,
+                                  images: 1, channels: channels, rule: .deconvnet, inputSeed: 0xF0,
+                                  what: "VGG16 features.29, deconvnet, \(channels) ch")
+        default:
+            throw ConvLensError(.invalidArgument, file: "--only", "unknown workload '\(id)'; the workloads are \(ids.joined(separator: ", "))")
+        }
+    }
+
+    /// The bundled MobileNetV2 with its input's batch dimension set to `batch`.
+    static func mobileNet(batch: Int) throws -> Graph {
+        let path = try BundledResources.path(BundledResources.defaultModel)
+        var data = try AtomicFile.read(path)
+        if batch != 1 { data = try ONNXModelBuilder.settingBatchSize(batch, of: data, source: path) }
+        return try Graph(onnx: data, source: path)
+    }
+
+    /// A projection workload: per image, a forward run and unit seeds at the argmax of channels
+    /// `0..<channels` of `layer`, projected with `rule`.
+    static func projection(graph: Graph, layer name: String, images: Int, channels: Int, rule: ProjectionRule,
+                           inputSeed: UInt64, what: String) throws -> Prepared {
+        let layer = try graph.layer(matching: name)
+        precondition(channels <= layer.shape[1], "\(name) has \(layer.shape[1]) channels")
+        var rng = SplitMix64(seed: inputSeed)
+        let inputs = (0..<images).map { _ in rng.normalTensor(graph.inputShape) }
+        let seeds = (0..<channels).map { Seed.unit(channel: $0) }
+        // The convolutions the seeded layer depends on are those of its backward path, and a data
+        // gradient costs what the forward convolution costs: (1 + seeds) × the path per image (as the
+        // PyTorch baseline counts). Layers after the seeded one, which Graph.run also computes, are
+        // not credited.
+        let flops = Double(images) * Double(1 + channels) * graph.backwardConvolutionFlops(from: layer)
+        let forward = graph.forwardConvolutionAlgorithms.joined(separator: "+")
+        return Prepared(what: what, seeds: images * channels, flops: flops,
+                        note: "forward (whole graph) + projections; flops: (1 + seeds) × the convolutions up to the seeded layer; algorithms: backward (forward: \(forward))",
+                        run: {
+                            var labels = Set<String>()
+                            for x in inputs {
+                                let trace = try graph.run(x)
+                                let projections = try Projector(trace: trace).project(layer: layer, seeds: seeds, rule: rule)
+                                if let label = projections.first?.algorithm { labels.insert(label) }
+                            }
+                            return labels.sorted().map { $0.hasPrefix("auto:") ? String($0.dropFirst(5)) : $0 }.joined(separator: ",")
+                        })
+    }
+}
