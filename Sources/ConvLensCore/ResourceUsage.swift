@@ -30,7 +30,8 @@ public enum ResourceUsage {
         return true
     }
 
-    /// Keeps freed large buffers in the heap for reuse instead of returning them to the kernel.
+    /// Keeps freed buffers up to 32 MiB (glibc's limit) in the heap for reuse instead of returning
+    /// them to the kernel.
     ///
     /// Back-projection allocates and frees tensors of tens to hundreds of megabytes per layer; with
     /// glibc's defaults each one is a fresh `mmap` whose pages the kernel faults in and zeroes
@@ -39,7 +40,7 @@ public enum ResourceUsage {
     public static func retainFreedMemory() {
         #if os(Linux)
         // <malloc.h>: M_TRIM_THRESHOLD −1, M_TOP_PAD −2, M_MMAP_THRESHOLD −3.
-        _ = glibcMallopt(-3, 1 << 30)
+        _ = glibcMallopt(-3, 32 << 20)  // glibc's largest mmap threshold on 64-bit
         _ = glibcMallopt(-1, Int32.max)
         _ = glibcMallopt(-2, 64 << 20)
         #endif

@@ -6,10 +6,10 @@
 public struct Tensor: Sendable, Equatable {
     /// The dimensions of the tensor.
     public private(set) var shape: Shape
-    /// The elements in row-major order; `scalars.count == shape.count`.
-    public var scalars: [Float] {
-        didSet { precondition(scalars.count == shape.count, "scalar count changed") }
-    }
+    /// The elements in row-major order; `scalars.count == shape.count` (callers that replace the
+    /// array keep the count). A plain stored property: an observer here would make every
+    /// `t.scalars[i] = v` copy the whole array.
+    public var scalars: [Float]
 
     /// Creates a tensor from a shape and its elements.
     /// - Precondition: `scalars.count == shape.count`.

@@ -126,7 +126,7 @@ public struct Projector: Sendable {
                         progress: ((Int, Int) -> Void)? = nil) throws -> [Projection] {
         let act = trace.activation(layer)
         let resolved = try seeds.map { try $0.resolve(in: act, layer: layer.name) }
-        let chunk = max(1, min(resolved.count, memoryBudget / bytesPerSeed(layer)))
+        let chunk = chunkSize(layer, seeds: resolved.count)
         var results: [Projection] = []
         results.reserveCapacity(resolved.count)
         let log = log ?? AlgorithmLog()
@@ -147,13 +147,32 @@ public struct Projector: Sendable {
         return results
     }
 
-    /// Bytes one seed needs at most: a few signals of the largest tensor on the backward path (a
-    /// window can be a whole map), with room for the convolutions' working copies.
-    func bytesPerSeed(_ layer: Layer) -> Int {
+    /// Seeds per chunk: as many as ``memoryBudget`` allows (a few signals of the largest tensor on
+    /// the backward path per seed; a window can be a whole map), but no more than keep one signal
+    /// of that tensor within ``chunkTargetBytes`` — smaller batches stay in cache and in reused
+    /// heap memory, and the products stay large (whole maps give many FFT tiles or GEMM columns
+    /// per seed) — and at least 4 (measured on `convlens bench` C and F, Docs/Performance.md).
+    func chunkSize(_ layer: Layer, seeds: Int) -> Int {
         let act = trace.activation(layer)
-        let largest = trace.graph.nodes[...layer.nodeIndex].flatMap(\.outputs).compactMap { trace.graph.shapes[$0]?.count }.max() ?? act.count
-        return max(1, 4 * 4 * max(largest, trace.graph.inputShape.count))
+        let largest = max(trace.graph.nodes[...layer.nodeIndex].flatMap(\.outputs).compactMap { trace.graph.shapes[$0]?.count }.max() ?? act.count,
+                          trace.graph.inputShape.count)
+        let byBudget = memoryBudget / max(1, 16 * largest)
+        let target = Self.chunkTargetBytes / max(1, 4 * largest)
+        return max(1, min(seeds, byBudget, max(Self.chunkMinimum, target)))
     }
+
+    /// The fewest seeds per chunk the working-set target may leave (`CONVLENS_CHUNK_MIN` overrides it).
+    static let chunkMinimum: Int = {
+        if let s = ProcessInfo.processInfo.environment["CONVLENS_CHUNK_MIN"], let v = Int(s), v > 0 { return v }
+        return 4
+    }()
+
+    /// The working-set size one backward signal of a chunk aims at (`CONVLENS_CHUNK_BYTES`
+    /// overrides it, for experiments).
+    static let chunkTargetBytes: Int = {
+        if let s = ProcessInfo.processInfo.environment["CONVLENS_CHUNK_BYTES"], let v = Int(s), v > 0 { return v }
+        return 32 << 20
+    }()
 
     /// The stacked seed signal: unit seeds on a `[1, C, H, W]` layer as 1×1 windows at their units
     /// (``windows``), every other seed dense (`[S] + activation.shape`).

@@ -149,16 +149,19 @@ extension BackwardStep {
         let lo = (size - 1) / 2, hi = size - 1 - lo
         let a = Double(alpha) / Double(size), b = Double(beta)
         // p = D^−β, r = x · D^(−β−1), on the whole map.
-        var p = Tensor(shape: x.shape), r = Tensor(shape: x.shape)
-        for q in 0..<plane {
-            for i in 0..<c {
-                var sum = 0.0
-                for k in max(0, i - lo)...min(c - 1, i + hi) { let v = Double(x.scalars[k * plane + q]); sum += v * v }
-                let d = Double(bias) + a * sum
-                p.scalars[i * plane + q] = Float(Foundation.pow(d, -b))
-                r.scalars[i * plane + q] = Float(Double(x.scalars[i * plane + q]) * Foundation.pow(d, -b - 1))
+        var pf = [Float](repeating: 0, count: x.count), rf = [Float](repeating: 0, count: x.count)
+        x.scalars.withUnsafeBufferPointer { xs in
+            for q in 0..<plane {
+                for i in 0..<c {
+                    var sum = 0.0
+                    for k in max(0, i - lo)...min(c - 1, i + hi) { let v = Double(xs[k * plane + q]); sum += v * v }
+                    let d = Double(bias) + a * sum
+                    pf[i * plane + q] = Float(Foundation.pow(d, -b))
+                    rf[i * plane + q] = Float(Double(xs[i * plane + q]) * Foundation.pow(d, -b - 1))
+                }
             }
         }
+        let p = Tensor(shape: x.shape, scalars: pf), r = Tensor(shape: x.shape, scalars: rf)
         // Whole-map windows read the maps themselves; others gather each seed's part.
         let shared = w.isWholeMap
         let pw = shared ? p : WindowCopy.gather(p, into: w), rw = shared ? r : WindowCopy.gather(r, into: w)
