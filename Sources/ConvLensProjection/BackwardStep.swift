@@ -264,47 +264,53 @@ struct BackwardStep {
     ///     `S · n` values, each seed's own window of the maps.
     func activationBackward(_ a: Activation, _ g: consuming Tensor, x: Tensor, y: Tensor?, perSeed: Bool) -> Tensor {
         let n = g.count / max(1, seeds)
-        let xs = x.scalars, ys = y?.scalars ?? []
-        var rectify = false
-        var factor: ((Int) -> Float)? = nil
-        func mask(_ inside: @escaping (Float) -> Bool, leak: Float = 0) {
-            switch rule {
-            case .deconvnet: rectify = true
-            case .guided: rectify = true; factor = { inside(xs[$0]) ? 1 : 0 }
-            case .backprop: factor = { inside(xs[$0]) ? 1 : leak }
+        let count = perSeed ? seeds * n : n
+        let rule = self.rule
+        // The factor from the forward values (nil: none), and whether the rule rectifies.
+        func factors(_ v: Tensor, _ body: (Float) -> Float) -> [Float] {
+            v.scalars.withUnsafeBufferPointer { src in
+                [Float](unsafeUninitializedCapacity: count) { buf, k in
+                    for i in 0..<count { buf[i] = body(src[i]) }
+                    k = count
+                }
             }
         }
+        func rectifier(_ inside: (Float) -> Bool, leak: Float = 0) -> ([Float]?, Bool) {
+            switch rule {
+            case .deconvnet: return (nil, true)
+            case .guided: return (factors(x) { inside($0) ? 1 : 0 }, true)
+            case .backprop: return (factors(x) { inside($0) ? 1 : leak }, false)
+            }
+        }
+        let (f, rectify): ([Float]?, Bool)
         switch a {
         case .relu:
-            mask { $0 > 0 }
+            (f, rectify) = rectifier { $0 > 0 }
         case .clip(let lo, let hi) where lo == 0:
             let m = hi ?? .infinity
-            mask { $0 > 0 && $0 < m }
+            (f, rectify) = rectifier { $0 > 0 && $0 < m }
         case .clip(let lo, let hi):
             let l = lo ?? -.infinity, h = hi ?? .infinity
-            factor = { xs[$0] >= l && xs[$0] <= h ? 1 : 0 }
+            (f, rectify) = (factors(x) { $0 >= l && $0 <= h ? 1 : 0 }, false)
         case .leakyRelu(let alpha):
-            mask({ $0 > 0 }, leak: alpha)
+            (f, rectify) = rectifier({ $0 > 0 }, leak: alpha)
         case .sigmoid:
-            factor = { ys[$0] * (1 - ys[$0]) }
+            (f, rectify) = (factors(y!) { $0 * (1 - $0) }, false)
         case .tanh:
-            factor = { 1 - ys[$0] * ys[$0] }
+            (f, rectify) = (factors(y!) { 1 - $0 * $0 }, false)
         case .hardSigmoid(let alpha, let beta):
-            factor = { let t = alpha * xs[$0] + beta; return t > 0 && t < 1 ? alpha : 0 }
+            (f, rectify) = (factors(x) { let t = alpha * $0 + beta; return t > 0 && t < 1 ? alpha : 0 }, false)
         case .hardSwish:
-            factor = { let v = xs[$0]; return v < -3 ? 0 : (v <= 3 ? v / 3 + 0.5 : 1) }
+            (f, rectify) = (factors(x) { $0 < -3 ? 0 : ($0 <= 3 ? $0 / 3 + 0.5 : 1) }, false)
         }
-        // The factors once (per seed only when the forward maps differ per seed).
-        let f: [Float]? = factor.map { d in (0..<(perSeed ? seeds * n : n)).map(d) }
         let stride = perSeed ? n : 0
-        let clamp = rectify
         g.scalars.withUnsafeMutableBufferPointer { p in
             let pp = SendablePointer(p.baseAddress!)
             f.withUnsafeBufferPointerIfPresent { fp in
                 let pf = fp.map { SendableConstPointer($0) }
                 Parallelism.forEach(seeds) { s in
                     let v = pp.pointer + s * n
-                    if clamp { for i in 0..<n { v[i] = max(v[i], 0) } }
+                    if rectify { for i in 0..<n { v[i] = max(v[i], 0) } }
                     if let pf {
                         let k = pf.pointer + s * stride
                         for i in 0..<n { v[i] *= k[i] }

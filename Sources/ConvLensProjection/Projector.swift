@@ -217,9 +217,11 @@ public struct Projector: Sendable {
             var inSignals: [Signal?]? = nil
             if outSignals.count == 1, step.isWindowable, let g = outSignals[0]!.windowed(shape(node.outputs[0]), seeds: count),
                let w = g.windows {
-                // The step owns the signal (elementwise rules rewrite it in place).
+                // The step owns the signal (elementwise rules rewrite it in place): no other
+                // reference may remain.
                 outSignals[0] = nil
-                inSignals = step.windowedInputGradients(g.values, w)
+                let values = (consume g).values
+                inSignals = step.windowedInputGradients(consume values, w)
             }
             if inSignals == nil {
                 let dense = zip(node.outputs, outSignals).map { name, s in s?.dense(shape(name)) }

@@ -46,7 +46,7 @@ extension BackwardStep {
             let x = whole ? value(x0)! : WindowCopy.gather(value(x0)!, into: w)
             let yMap = trace.values[node.outputs[0]]!
             let y = needsOutput ? (whole ? yMap : WindowCopy.gather(yMap, into: w)) : nil
-            result[0] = Signal(activationBackward(a, g, x: x, y: y, perSeed: !whole), windows: w)
+            result[0] = Signal(activationBackward(a, consume g, x: x, y: y, perSeed: !whole), windows: w)
         case .maxPool(let pool):
             result[0] = maxPool(g, w, switches: trace.switches[node.outputs[0]]!, geometry: pool, inShape: inShape)
         case .batchNormalization(let eps):
