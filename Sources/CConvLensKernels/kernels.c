@@ -29,9 +29,21 @@ int convlens_kernels_vectorized(void) {
 /* The loop bodies are written once and compiled twice: inlined into an AVX2+FMA entry point and
    into a portable one. The unit-stride inner loops are what the compiler vectorizes. */
 
+/* Column ranges per kernel column, computed once per plane (they do not depend on the row). */
+#define MAX_COLUMN_TAPS 64
+
 static inline __attribute__((always_inline))
 void conv_plane(const float *restrict x, int h, int w, const float *restrict k, int kh, int kw,
                 int sh, int sw, int pt, int pl, int dh, int dw, float *restrict y, int oh, int ow) {
+    int los[MAX_COLUMN_TAPS], his[MAX_COLUMN_TAPS];
+    int cached = kw <= MAX_COLUMN_TAPS;
+    if (cached) {
+        for (int j = 0; j < kw; j++) {
+            int shift = j * dw - pl;
+            los[j] = imax(0, ceil_div(-shift, sw));
+            his[j] = imin(ow, ceil_div(w - shift, sw));
+        }
+    }
     for (int oy = 0; oy < oh; oy++) {
         float *restrict row = y + (long)oy * ow;
         for (int i = 0; i < kh; i++) {
@@ -41,7 +53,8 @@ void conv_plane(const float *restrict x, int h, int w, const float *restrict k, 
             for (int j = 0; j < kw; j++) {
                 float kv = k[i * kw + j];
                 int shift = j * dw - pl;
-                int lo = imax(0, ceil_div(-shift, sw)), hi = imin(ow, ceil_div(w - shift, sw));
+                int lo = cached ? los[j] : imax(0, ceil_div(-shift, sw));
+                int hi = cached ? his[j] : imin(ow, ceil_div(w - shift, sw));
                 if (sw == 1) {
                     const float *restrict src = in + shift;
                     for (int ox = lo; ox < hi; ox++) row[ox] += kv * src[ox];
@@ -56,6 +69,15 @@ void conv_plane(const float *restrict x, int h, int w, const float *restrict k, 
 static inline __attribute__((always_inline))
 void transposed_plane(const float *restrict x, int h, int w, const float *restrict k, int kh, int kw,
                       int sh, int sw, int pt, int pl, int dh, int dw, float *restrict y, int oh, int ow) {
+    int los[MAX_COLUMN_TAPS], his[MAX_COLUMN_TAPS];
+    int cached = kw <= MAX_COLUMN_TAPS;
+    if (cached) {
+        for (int j = 0; j < kw; j++) {
+            int shift = j * dw - pl;
+            los[j] = imax(0, ceil_div(-shift, sw));
+            his[j] = imin(w, ceil_div(ow - shift, sw));
+        }
+    }
     for (int iy = 0; iy < h; iy++) {
         const float *restrict in = x + (long)iy * w;
         for (int i = 0; i < kh; i++) {
@@ -65,7 +87,8 @@ void transposed_plane(const float *restrict x, int h, int w, const float *restri
             for (int j = 0; j < kw; j++) {
                 float kv = k[i * kw + j];
                 int shift = j * dw - pl;
-                int lo = imax(0, ceil_div(-shift, sw)), hi = imin(w, ceil_div(ow - shift, sw));
+                int lo = cached ? los[j] : imax(0, ceil_div(-shift, sw));
+                int hi = cached ? his[j] : imin(w, ceil_div(ow - shift, sw));
                 if (sw == 1) {
                     float *restrict dst = row + shift;
                     for (int ix = lo; ix < hi; ix++) dst[ix] += kv * in[ix];
