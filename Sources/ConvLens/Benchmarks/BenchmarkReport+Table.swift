@@ -25,13 +25,14 @@ extension BenchmarkReport {
             lines.append(b)
             lines.append("ratio = \(baseline.tool) seconds / ConvLens seconds (> 1: ConvLens faster)")
         }
-        var header = ["id", "what", "median s", "min s", "GFLOP/s", "algorithms", "peak RSS MB"]
+        var header = ["id", "what", "median s", "min s", "GFLOP/s", "algorithms", "peak RSS MB", "window work"]
         if baseline != nil { header += ["\(baseline!.tool) best", "s", "ratio", "target", "result"] }
         var rows: [[String]] = [header]
         for w in workloads {
             var row = [w.id, w.what, Self.seconds(w.seconds), Self.seconds(w.minSeconds),
                        w.gflops.map { String(format: "%.1f", $0) } ?? "n/a", w.algorithms,
-                       w.peakRSSBytes.map { String(format: "%.0f", Double($0) / 1_048_576) } ?? "n/a"]
+                       w.peakRSSBytes.map { String(format: "%.0f", Double($0) / 1_048_576) } ?? "n/a",
+                       w.windowWorkFraction.map { String(format: "%.1f%%", 100 * $0) } ?? "—"]
             if let baseline {
                 let c = BenchmarkComparison(w, baseline: baseline)
                 row += [c.baselineMethod ?? "—", Self.seconds(c.baselineSeconds),
@@ -45,7 +46,7 @@ extension BenchmarkReport {
             let cells = row.enumerated().map { i, cell -> String in
                 // Numbers right-aligned, text left-aligned.
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
-                return (i >= 2 && i <= 4 && r > 0) || (i == 6 && r > 0) ? pad + cell : cell + pad
+                return (i >= 2 && i <= 4 && r > 0) || ((i == 6 || i == 7) && r > 0) ? pad + cell : cell + pad
             }
             lines.append(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             if r == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }

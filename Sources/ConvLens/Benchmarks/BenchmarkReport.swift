@@ -29,6 +29,9 @@ public struct BenchmarkResult: Sendable, Codable, Equatable {
     public var algorithms: String
     /// Anything a reader of the number should know.
     public var note: String
+    /// Projection workloads: the backward convolutions' work on receptive-field windows as a
+    /// fraction of the same convolutions on whole maps (``AlgorithmLog/convolutionFlops``).
+    public var windowWorkFraction: Double?
 
     public init(id: String, what: String, seconds: Double?, minSeconds: Double?, method: String, methods: [String: Double],
                 runs: Int, seeds: Int, flops: Double, gflops: Double?, peakRSSBytes: Int?, algorithms: String, note: String) {
@@ -51,6 +54,7 @@ public struct BenchmarkResult: Sendable, Codable, Equatable {
         case id, what, seconds, method, methods, runs, seeds, flops, gflops, algorithms, note
         case minSeconds = "min_seconds"
         case peakRSSBytes = "peak_rss_bytes"
+        case windowWorkFraction = "window_work_fraction"
     }
 
     // Absent values are written as null (the synthesized encoder would drop the keys).
@@ -68,6 +72,7 @@ public struct BenchmarkResult: Sendable, Codable, Equatable {
         try c.encode(gflops, forKey: .gflops)
         try c.encode(peakRSSBytes, forKey: .peakRSSBytes)
         try c.encode(algorithms, forKey: .algorithms)
+        try c.encodeIfPresent(windowWorkFraction, forKey: .windowWorkFraction)
         try c.encode(note, forKey: .note)
     }
 }

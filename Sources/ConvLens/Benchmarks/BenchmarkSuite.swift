@@ -87,10 +87,14 @@ public enum BenchmarkSuite {
         let peakRSS = ResourceUsage.peakResidentBytes()
         let sorted = times.sorted()
         let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        return BenchmarkResult(id: id, what: w.what, seconds: median, minSeconds: sorted.first, method: "auto",
-                               methods: ["auto": median], runs: runs, seeds: w.seeds, flops: w.flops,
-                               gflops: median > 0 ? w.flops / median / 1e9 : nil, peakRSSBytes: peakRSS,
-                               algorithms: algorithms, note: w.note)
+        var result = BenchmarkResult(id: id, what: w.what, seconds: median, minSeconds: sorted.first, method: "auto",
+                                     methods: ["auto": median], runs: runs, seeds: w.seeds, flops: w.flops,
+                                     gflops: median > 0 ? w.flops / median / 1e9 : nil, peakRSSBytes: peakRSS,
+                                     algorithms: algorithms, note: w.note)
+        if let log = w.work, log.denseConvolutionFlops > 0 {
+            result.windowWorkFraction = log.convolutionFlops / log.denseConvolutionFlops
+        }
+        return result
     }
 
     /// The 1-minute load average (`/proc/loadavg`), or `nil` where unavailable.
@@ -106,6 +110,8 @@ public enum BenchmarkSuite {
         var flops: Double
         var note: String
         var run: () throws -> String
+        /// Collects the backward convolutions' work (projection workloads).
+        var work: AlgorithmLog? = nil
     }
 
     static func prepare(_ id: String, quick: Bool) throws -> Prepared {
@@ -185,16 +191,17 @@ public enum BenchmarkSuite {
         // not credited.
         let flops = Double(images) * Double(1 + channels) * graph.backwardConvolutionFlops(from: layer)
         let forward = graph.forwardConvolutionAlgorithms.joined(separator: "+")
+        let work = AlgorithmLog()
         return Prepared(what: what, seeds: images * channels, flops: flops,
                         note: "forward (whole graph) + projections; flops: (1 + seeds) × the convolutions up to the seeded layer; algorithms: backward (forward: \(forward))",
                         run: {
                             var labels = Set<String>()
                             for x in inputs {
                                 let trace = try graph.run(x)
-                                let projections = try Projector(trace: trace).project(layer: layer, seeds: seeds, rule: rule)
+                                let projections = try Projector(trace: trace).project(layer: layer, seeds: seeds, rule: rule, log: work)
                                 if let label = projections.first?.algorithm { labels.insert(label) }
                             }
                             return labels.sorted().map { $0.hasPrefix("auto:") ? String($0.dropFirst(5)) : $0 }.joined(separator: ",")
-                        })
+                        }, work: work)
     }
 }
