@@ -27,6 +27,30 @@ final class ProjectCLITests: XCTestCase {
         }
     }
 
+    /// `--memory-budget` reaches the manifest with the peak memory and the convolution work; unit
+    /// seeds on a layer whose units see part of the map do less work than whole maps; a budget
+    /// under 16 MiB or in unknown units is a command-line error.
+    func testMemoryBudgetAndPerformanceInManifest() throws {
+        let out = try temporaryDirectory(self) + "/p"
+        let r = try runCLI(["project", "--model", model, "--image", input, "--layer", "se/relu", "--all-channels",
+                            "--memory-budget", "64M", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let manifest = try JSONSerialization.jsonObject(with: try AtomicFile.read(out + "/manifest.json")) as! [String: Any]
+        let perf = try XCTUnwrap(manifest["performance"] as? [String: Any])
+        XCTAssertEqual(perf["memory_budget_bytes"] as? Int, 64 << 20)
+        XCTAssertGreaterThan(perf["peak_resident_bytes"] as? Int ?? 0, 1 << 20)
+        let executed = try XCTUnwrap(perf["convolution_flops"] as? Double), dense = try XCTUnwrap(perf["dense_convolution_flops"] as? Double)
+        XCTAssertGreaterThan(executed, 0)
+        XCTAssertLessThan(executed, dense, "se/relu's 3×3 units see part of the 9×9 input")
+        XCTAssertEqual((manifest["parameters"] as? [String: Any])?["memory_budget"] as? String, "64M")
+        for bad in ["1K", "12X", "-5G"] {
+            let e = try runCLI(["project", "--model", model, "--image", input, "--layer", "se/relu", "--channel", "0",
+                                "--memory-budget", bad, "--out", out + bad])
+            XCTAssertEqual(e.status, 64, "--memory-budget \(bad): \(e.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + bad))
+        }
+    }
+
     func testCropGivesTheReceptiveFieldSize() throws {
         let out = try temporaryDirectory(self) + "/p"
         // se/relu follows one 3×3 conv: a 3×3 field.
