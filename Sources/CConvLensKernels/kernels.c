@@ -29,21 +29,23 @@ int convlens_kernels_vectorized(void) {
 /* The loop bodies are written once and compiled twice: inlined into an AVX2+FMA entry point and
    into a portable one. The unit-stride inner loops are what the compiler vectorizes. */
 
-/* Column ranges per kernel column, computed once per plane (they do not depend on the row). */
+/* Column ranges per kernel column, computed once per plane (they do not depend on the row):
+   the columns c in [lo, hi) of the strided side (c·sw + j·dw − pl within the other side's `extent`
+   columns) that kernel column j connects, capped at the strided side's `limit` columns. */
 #define MAX_COLUMN_TAPS 64
+
+static inline void column_range(int j, int dw, int pl, int sw, int limit, int extent, int *lo, int *hi) {
+    int shift = j * dw - pl;
+    *lo = imax(0, ceil_div(-shift, sw));
+    *hi = imin(limit, ceil_div(extent - shift, sw));
+}
 
 static inline __attribute__((always_inline))
 void conv_plane(const float *restrict x, int h, int w, const float *restrict k, int kh, int kw,
                 int sh, int sw, int pt, int pl, int dh, int dw, float *restrict y, int oh, int ow) {
     int los[MAX_COLUMN_TAPS], his[MAX_COLUMN_TAPS];
     int cached = kw <= MAX_COLUMN_TAPS;
-    if (cached) {
-        for (int j = 0; j < kw; j++) {
-            int shift = j * dw - pl;
-            los[j] = imax(0, ceil_div(-shift, sw));
-            his[j] = imin(ow, ceil_div(w - shift, sw));
-        }
-    }
+    for (int j = 0; cached && j < kw; j++) column_range(j, dw, pl, sw, ow, w, &los[j], &his[j]);
     for (int oy = 0; oy < oh; oy++) {
         float *restrict row = y + (long)oy * ow;
         for (int i = 0; i < kh; i++) {
@@ -52,9 +54,8 @@ void conv_plane(const float *restrict x, int h, int w, const float *restrict k, 
             const float *restrict in = x + (long)iy * w;
             for (int j = 0; j < kw; j++) {
                 float kv = k[i * kw + j];
-                int shift = j * dw - pl;
-                int lo = cached ? los[j] : imax(0, ceil_div(-shift, sw));
-                int hi = cached ? his[j] : imin(ow, ceil_div(w - shift, sw));
+                int shift = j * dw - pl, lo, hi;
+                if (cached) { lo = los[j]; hi = his[j]; } else column_range(j, dw, pl, sw, ow, w, &lo, &hi);
                 if (sw == 1) {
                     const float *restrict src = in + shift;
                     for (int ox = lo; ox < hi; ox++) row[ox] += kv * src[ox];
@@ -71,13 +72,7 @@ void transposed_plane(const float *restrict x, int h, int w, const float *restri
                       int sh, int sw, int pt, int pl, int dh, int dw, float *restrict y, int oh, int ow) {
     int los[MAX_COLUMN_TAPS], his[MAX_COLUMN_TAPS];
     int cached = kw <= MAX_COLUMN_TAPS;
-    if (cached) {
-        for (int j = 0; j < kw; j++) {
-            int shift = j * dw - pl;
-            los[j] = imax(0, ceil_div(-shift, sw));
-            his[j] = imin(w, ceil_div(ow - shift, sw));
-        }
-    }
+    for (int j = 0; cached && j < kw; j++) column_range(j, dw, pl, sw, w, ow, &los[j], &his[j]);
     for (int iy = 0; iy < h; iy++) {
         const float *restrict in = x + (long)iy * w;
         for (int i = 0; i < kh; i++) {
@@ -86,9 +81,8 @@ void transposed_plane(const float *restrict x, int h, int w, const float *restri
             float *restrict row = y + (long)oy * ow;
             for (int j = 0; j < kw; j++) {
                 float kv = k[i * kw + j];
-                int shift = j * dw - pl;
-                int lo = cached ? los[j] : imax(0, ceil_div(-shift, sw));
-                int hi = cached ? his[j] : imin(w, ceil_div(ow - shift, sw));
+                int shift = j * dw - pl, lo, hi;
+                if (cached) { lo = los[j]; hi = his[j]; } else column_range(j, dw, pl, sw, w, ow, &lo, &hi);
                 if (sw == 1) {
                     float *restrict dst = row + shift;
                     for (int ix = lo; ix < hi; ix++) dst[ix] += kv * in[ix];
