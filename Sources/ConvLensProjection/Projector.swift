@@ -107,7 +107,7 @@ public struct Projector: Sendable {
     /// computes whole maps; results agree within rounding.
     public var windows = true
 
-    /// 4 GiB: a quarter of a 24 GiB machine, in chunks of seeds (`--memory-budget`).
+    /// 4 GiB: a sixth of a 24 GiB machine, in chunks of seeds (`--memory-budget`).
     public static let defaultMemoryBudget = 4 << 30
 
     public init(trace: Trace) { self.trace = trace }
