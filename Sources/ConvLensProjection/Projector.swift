@@ -230,7 +230,7 @@ public struct Projector: Sendable {
             for (name, g) in zip(node.inputs, inSignals!) {
                 guard let g, !name.isEmpty else { continue }
                 if let existing = grads[name] {
-                    grads[name] = Signal.sum(existing, g, forwardShape: shape(name), seeds: count)
+                    grads[name] = Signal.sum(existing, g, forwardShape: shape(name))
                 } else {
                     grads[name] = g
                 }

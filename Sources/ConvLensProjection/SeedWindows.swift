@@ -149,23 +149,13 @@ struct Signal: Sendable {
     }
 
     /// The sum of two signals on the same tensor (windows are merged).
-    static func sum(_ a: Signal, _ b: Signal, forwardShape: Shape, seeds: Int) -> Signal {
+    static func sum(_ a: Signal, _ b: Signal, forwardShape: Shape) -> Signal {
         if let wa = a.windows, let wb = b.windows {
             let c = forwardShape[1]
             let u = wa.union(wb)
-            return Signal(add(WindowCopy.rewindow(a.values, channels: c, from: wa, to: u),
-                              WindowCopy.rewindow(b.values, channels: c, from: wb, to: u)), windows: u)
+            return Signal(BinaryOperator.add.apply(WindowCopy.rewindow(a.values, channels: c, from: wa, to: u),
+                                                   WindowCopy.rewindow(b.values, channels: c, from: wb, to: u)), windows: u)
         }
-        return Signal(dense: add(a.dense(forwardShape), b.dense(forwardShape)))
-    }
-
-    private static func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-        var out = a
-        out.scalars.withUnsafeMutableBufferPointer { p in
-            b.scalars.withUnsafeBufferPointer { q in
-                for i in 0..<p.count { p[i] += q[i] }
-            }
-        }
-        return out
+        return Signal(dense: BinaryOperator.add.apply(a.dense(forwardShape), b.dense(forwardShape)))
     }
 }
