@@ -117,7 +117,7 @@ extension Model {
         var tiles: [(String, Image)] = []
         let crops: (Tensor) -> Tensor
         if let y = seed.y, let x = seed.x, layer.shape.rank == 4 {
-            let box = graph.fieldBox(layer, y: y, x: x)
+            let box = try graph.fieldBox(layer, y: y, x: x)
             crops = { cropped($0, top: box.top, left: box.left, height: box.height, width: box.width) }
             var context = Canvas(inputImage)
             let scale = Double(tile) / Double(inputImage.height)

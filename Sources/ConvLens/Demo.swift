@@ -22,7 +22,7 @@ public enum Demo {
     /// The first Conv layer of the graph (the demo's filter grid), if any.
     public static func firstConvolution(_ graph: Graph) -> Layer? {
         graph.layers.first { layer in
-            if case .conv = graph.nodes[layer.nodeIndex].op, graph.nodes[layer.nodeIndex].inputs.count > 1,
+            if let (_, transposed) = graph.nodes[layer.nodeIndex].convolution, !transposed, graph.nodes[layer.nodeIndex].inputs.count > 1,
                graph.initializers[graph.nodes[layer.nodeIndex].inputs[1]]?.rank == 4 { return true }
             return false
         }

@@ -41,14 +41,13 @@ extension Model {
         guard node.inputs.count >= 2, let w = graph.initializers[node.inputs[1]],
               let x = graph.shapes[node.inputs[0]], let y = graph.shapes[node.outputs[0]], x.rank == 4, y.rank == 4 else { return nil }
         let problem: ConvolutionProblem
-        switch node.op {
-        case .conv(let g):
-            problem = ConvolutionProblem(direction: .transposed, input: Shape([batch] + y.dimensions.dropFirst()), weight: w.shape,
-                                         geometry: g, outputSize: (x[2], x[3]))
-        case .convTranspose(let g, _, _):
+        guard let (g, transposed) = node.convolution else { return nil }
+        if transposed {
             problem = ConvolutionProblem(direction: .forward, input: Shape([batch] + y.dimensions.dropFirst()), weight: w.shape,
                                          geometry: g, outputSize: (g.convOutput(y[2], axis: 0), g.convOutput(y[3], axis: 1)))
-        default: return nil
+        } else {
+            problem = ConvolutionProblem(direction: .transposed, input: Shape([batch] + y.dimensions.dropFirst()), weight: w.shape,
+                                         geometry: g, outputSize: (x[2], x[3]))
         }
         return ConvolutionPlanner.shared.estimate(problem)
     }
@@ -60,10 +59,10 @@ extension Model {
         return graph.layers.map { layer in
             let node = graph.nodes[layer.nodeIndex]
             var kernel: [Int]? = nil, stride: [Int]? = nil
-            switch node.op {
-            case .conv(let g), .convTranspose(let g, _, _): (kernel, stride) = (g.kernel, g.strides)
-            case .maxPool(let g), .averagePool(let g, _): (kernel, stride) = (g.kernel, g.strides)
-            default: break
+            if let (g, _) = node.convolution {
+                (kernel, stride) = (g.kernel, g.strides)
+            } else if let g = node.pooling {
+                (kernel, stride) = (g.kernel, g.strides)
             }
             var summary = LayerSummary(index: layer.index, name: layer.name, op: layer.opType, tensor: layer.tensorName,
                                        shape: layer.shape.dimensions, parameters: layer.outputIndex == 0 ? graph.parameterCount(of: node) : 0,
@@ -88,7 +87,7 @@ extension Model {
             let ks = s.kernel.map { k in "\(k.map(String.init).joined(separator: "×"))/\(s.stride!.map(String.init).joined(separator: "×"))" } ?? ""
             var row: [String] = [
                 "#\(s.index)", s.name, s.op, s.shape.map(String.init).joined(separator: "×"), s.parameters > 0 ? String(s.parameters) : "",
-                ks, s.receptiveField.map { fmt($0.size) } ?? "", s.receptiveField.map { fmt($0.jump) } ?? "",
+                ks, s.receptiveField.map { fmt($0.size) + ($0.global ? "*" : "") } ?? "", s.receptiveField.map { fmt($0.jump) } ?? "",
                 s.receptiveField.map { fmt($0.offset) } ?? "",
             ]
             if plan {
@@ -114,7 +113,8 @@ public struct Prediction: Sendable, Codable, Equatable {
     public var rank: Int
     /// Class index.
     public var index: Int
-    /// Class name (`class N` when the model has no labels).
+    /// Class name (`class N` when the model has no labels; a 1,000-way model without labels gets
+    /// the bundled ImageNet-1k names).
     public var label: String
     /// Probability (softmax of the logits unless the model ends in Softmax).
     public var probability: Float
@@ -131,11 +131,12 @@ extension Model {
         guard classes > 1, out.shape.dimensions.filter({ $0 > 1 }).count == 1 else {
             throw ConvLensError(.unsupportedFeature, file: path, "the output \(out.shape) is not a vector of class scores")
         }
-        let endsInSoftmax = graph.nodes.last.map { if case .softmax = $0.op { return true } else { return false } } ?? false
+        let endsInSoftmax = graph.nodes.last.map { $0.opType == "Softmax" } ?? false
         let probs = endsInSoftmax ? out.scalars : Normalization.softmax(out.reshaped([1, classes]), axis: 1).scalars
         let order = probs.indices.sorted { probs[$0] != probs[$1] ? probs[$0] > probs[$1] : $0 < $1 }
+        let names = classNames(count: classes)
         return order.prefix(k).enumerated().map { r, i in
-            Prediction(rank: r + 1, index: i, label: i < labels.count ? labels[i] : "class \(i)", probability: probs[i])
+            Prediction(rank: r + 1, index: i, label: i < names.count ? names[i] : "class \(i)", probability: probs[i])
         }
     }
 }

@@ -10,8 +10,9 @@ public struct Model: Sendable {
     public let path: String
     /// The imported graph.
     public let graph: Graph
-    /// Class names (`convlens.labels`), empty when the model has none.
-    public let labels: [String]
+    /// Class names (`convlens.labels`, or a labels file given by the user), empty when the model
+    /// has none; see ``classNames(count:)``.
+    public var labels: [String]
     /// The preprocessing the model's metadata asks for (defaults where it is silent).
     public let preprocessing: Preprocessing
 
@@ -131,5 +132,46 @@ public struct ModelInput: Sendable {
             pre = .object(o)
         }
         return try Manifest.record(path: path, shape: tensor.shape.dimensions, preprocessing: pre)
+    }
+}
+
+extension Model {
+    /// The bundled ImageNet-1k class names (`Resources/labels/imagenet1k.txt`).
+    public static let imageNetLabelsResource = "labels/imagenet1k.txt"
+
+    /// Class names for an output of `count` classes: the model's own ``labels``; else, for a
+    /// 1,000-way output, the bundled ImageNet-1k names; else none (`class N` is printed).
+    public func classNames(count: Int) -> [String] {
+        if !labels.isEmpty { return labels }
+        guard count == 1000, let path = try? BundledResources.path(Model.imageNetLabelsResource),
+              let names = try? Model.readLabels(path), names.count == 1000 else { return [] }
+        return names
+    }
+
+    /// Reads a labels file: one class name per line, in class-index order (a trailing newline and
+    /// `\r` line ends are accepted).
+    /// - Throws: `ConvLensError` naming the file when it cannot be read, is not UTF-8 or is empty.
+    public static func readLabels(_ path: String) throws -> [String] {
+        let data = try AtomicFile.read(path)
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConvLensError(.malformedFile, file: path, "the labels file is not UTF-8 text")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        if lines.last == "" { lines.removeLast() }
+        guard !lines.isEmpty else { throw ConvLensError(.malformedFile, file: path, "the labels file holds no class names") }
+        return lines
+    }
+
+    /// A copy with the class names of a labels file.
+    /// - Throws: `ConvLensError` naming the file when it cannot be read, or when its number of names
+    ///   differs from the model's number of classes (when the output is a class vector).
+    public func withLabels(from path: String) throws -> Model {
+        var copy = self
+        copy.labels = try Model.readLabels(path)
+        if let out = graph.outputNames.first, let shape = graph.shapes[out], shape.dimensions.filter({ $0 > 1 }).count == 1,
+           shape.count != copy.labels.count {
+            throw ConvLensError(.invalidArgument, file: path, "the labels file has \(copy.labels.count) names; the model has \(shape.count) classes")
+        }
+        return copy
     }
 }

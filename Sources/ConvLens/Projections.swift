@@ -48,13 +48,24 @@ public struct ProjectionRequest: Sendable {
 
 extension Graph {
     /// The receptive-field box of unit `(y, x)` of a layer in input pixels: `(top, left, height,
-    /// width)`; it may extend past the image (DESIGN.md §1 "crop").
-    public func fieldBox(_ layer: Layer, y: Int, x: Int) -> (top: Int, left: Int, height: Int, width: Int) {
+    /// width)`; it may extend past the image (DESIGN.md §1 "crop"), never past the input plus the
+    /// padding on the field's path.
+    /// - Throws: ``ConvLensError`` `absurdSize` when the box would not be a sane image size (a field
+    ///   is bounded by construction; this guards the allocation of crops anyway).
+    public func fieldBox(_ layer: Layer, y: Int, x: Int) throws -> (top: Int, left: Int, height: Int, width: Int) {
         let rf = receptiveFields()[layer.tensorName] ?? .pixel
         let (cy, cx) = rf.center(y: y, x: x)
+        let limit = Double(Graph.maximumCropSide)
+        guard rf.size.allSatisfy({ $0.isFinite && $0 >= 1 && $0 <= limit }), cy.isFinite, cx.isFinite, abs(cy) <= limit, abs(cx) <= limit else {
+            throw ConvLensError(.absurdSize, file: source,
+                                "the receptive field of '\(layer.name)' (size \(rf.size), centre \(cy), \(cx)) is not a sane crop; crops need a field of at most \(Graph.maximumCropSide) pixels")
+        }
         let h = Int(rf.size[0].rounded(.up)), w = Int(rf.size[1].rounded(.up))
         return (Int((cy - Double(h - 1) / 2).rounded(.down)), Int((cx - Double(w - 1) / 2).rounded(.down)), h, w)
     }
+
+    /// The largest crop side ConvLens allocates (pixels).
+    public static let maximumCropSide = 16384
 }
 
 /// The `[1, C, H, W]` tensor cropped to a box that may extend past it (zeros outside).
@@ -124,7 +135,7 @@ extension Model {
             name += "_\(p.rule.rawValue)"
             if request.crop, layer.shape.rank == 4 {
                 let (y, x) = try cropCenter(p.seed, activation: act)
-                let box = graph.fieldBox(layer, y: y, x: x)
+                let box = try graph.fieldBox(layer, y: y, x: x)
                 t = cropped(t, top: box.top, left: box.left, height: box.height, width: box.width)
                 name += "_crop"
             }

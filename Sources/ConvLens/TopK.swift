@@ -83,7 +83,7 @@ extension Model {
             let x = nchw(input.tensor)
             for (i, s) in seeds.enumerated() {
                 var box = (top: 0, left: 0, height: x.shape[2], width: x.shape[3])
-                if isMap { box = graph.fieldBox(layer, y: s.entry.y, x: s.entry.x) }
+                if isMap { box = try graph.fieldBox(layer, y: s.entry.y, x: s.entry.x) }
                 let crop = { (t: Tensor) in cropped(t, top: box.top, left: box.left, height: box.height, width: box.width) }
                 crops[s.channel, default: [:]][s.rank] = Crop(input: crop(x), projections: perRule.map { crop(nchw($0[i].tensor)) },
                                                               activation: perRule[0][i].seed.activation)

@@ -102,19 +102,30 @@ public struct TensorBoardRequest: Sendable {
 }
 
 extension Model {
-    /// The weights of a Conv or ConvTranspose layer.
+    /// The convolution layer whose weights `layer` stands for: the layer itself when it is a Conv
+    /// or ConvTranspose, else the last convolution imported from the same source-framework layer
+    /// (a Keras `Conv2D(activation='relu')` named `conv2d` is the `Relu` node `conv2d` after the
+    /// `Conv` node `conv2d/preactivation`).
+    public func convolutionLayer(for layer: Layer) -> Layer? {
+        let node = graph.nodes[layer.nodeIndex]
+        if node.convolution != nil { return layer }
+        guard let origin = node.origin else { return nil }
+        return graph.layers.last { graph.nodes[$0.nodeIndex].origin == origin && graph.nodes[$0.nodeIndex].convolution != nil }
+    }
+
+    /// The weights of a Conv or ConvTranspose layer (or of the layer a Keras layer name stands
+    /// for, ``convolutionLayer(for:)``).
     /// - Throws: `ConvLensError` `invalidArgument` (file `--layer`) when the layer is not a
     ///   convolution, `unsupportedFeature` when its weights are computed or not 2-D.
-    public func filterWeights(of layer: Layer) throws -> FilterWeights {
-        let node = graph.nodes[layer.nodeIndex]
-        let groups: Int, transposed: Bool
-        switch node.op {
-        case .conv(let g): (groups, transposed) = (g.groups, false)
-        case .convTranspose(let g, _, _): (groups, transposed) = (g.groups, true)
-        default:
+    public func filterWeights(of query: Layer) throws -> FilterWeights {
+        guard let layer = convolutionLayer(for: query), let (geometry, transposed) = graph.nodes[layer.nodeIndex].convolution else {
+            let producer = graph.nodes[query.nodeIndex].inputs.first.flatMap { name in graph.layers.first { $0.tensorName == name } }
+            let hint = producer.flatMap { convolutionLayer(for: $0) }.map { "; its input comes from the convolution '\($0.name)'" } ?? ""
             throw ConvLensError(.invalidArgument, file: "--layer",
-                                "'\(layer.name)' is a \(layer.opType) layer, not a convolution; filters need a Conv or ConvTranspose layer")
+                                "'\(query.name)' is a \(query.opType) layer, not a convolution; filters need a Conv or ConvTranspose layer\(hint)")
         }
+        let node = graph.nodes[layer.nodeIndex]
+        let groups = geometry.groups
         guard node.inputs.count > 1, let w = graph.initializers[node.inputs[1]] else {
             throw ConvLensError(.unsupportedFeature, file: "--layer", "'\(layer.name)': its weights are computed, not stored in the model")
         }
@@ -246,10 +257,7 @@ extension Model {
                                            png: try image.pngData()))
             }
             let node = graph.nodes[layer.nodeIndex]
-            var isConv = false
-            if case .conv = node.op { isConv = true }
-            if case .convTranspose = node.op { isConv = true }
-            if isConv && layer.outputIndex == 0 {
+            if node.convolution != nil && layer.outputIndex == 0 {
                 let fw = try filterWeights(of: layer)
                 var view = FilterView.automatic(channelsPerFilter: fw.weights.shape[1], groups: fw.groups)
                 if view == .pairs { view = .norm }

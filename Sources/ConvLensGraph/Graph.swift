@@ -1,61 +1,43 @@
 import ConvLensCore
 
-/// One operation of the imported graph, with every attribute and constant parameter resolved.
-///
-/// Parameters that ONNX passes as constant inputs in later opsets (Reshape's shape, Clip's bounds,
-/// Pad's pads, Split's sizes, Slice's bounds, Resize's scales, axes of Squeeze/Unsqueeze/ReduceMean)
-/// are folded into the case at import, so the runtime graph only moves fp32 tensors.
-public enum Op: Sendable, Hashable {
-    /// Inputs: `x [N, C_in, H, W]`, `W [C_out, C_in/g, kH, kW]`, optional `B [C_out]`.
-    case conv(Conv2DGeometry)
-    /// Inputs: `x [N, C_in, H, W]`, `W [C_in, C_out/g, kH, kW]`, optional `B`; the output size is
-    /// resolved at import.
-    case convTranspose(Conv2DGeometry, outputHeight: Int, outputWidth: Int)
-    /// One input, elementwise.
-    case activation(Activation)
-    /// Two inputs, NumPy broadcasting.
-    case binary(BinaryOperator)
-    case maxPool(Pool2DGeometry)
-    case averagePool(Pool2DGeometry, countIncludePad: Bool)
-    case globalAveragePool
-    case globalMaxPool
-    /// Inputs: `x`, `scale`, `B`, `mean`, `var` (inference mode).
-    case batchNormalization(epsilon: Float)
-    case lrn(size: Int, alpha: Float, beta: Float, bias: Float)
-    /// Inputs: `A`, `B`, optional `C`.
-    case gemm(alpha: Float, beta: Float, transA: Bool, transB: Bool)
-    case matMul
-    /// Flatten, Reshape, Squeeze, Unsqueeze: the same elements with a new (resolved) shape.
-    case reshape(to: Shape)
-    case transpose(perm: [Int])
-    case concat(axis: Int)
-    /// One output per size.
-    case split(axis: Int, sizes: [Int])
-    /// Resolved (non-negative) axes.
-    case slice(starts: [Int], ends: [Int], axes: [Int], steps: [Int])
-    case pad(pads: [Int], mode: Reshaping.PadMode, value: Float)
-    case reduceMean(axes: [Int], keepDims: Bool)
-    case resize(height: Int, width: Int, scaleY: Double, scaleX: Double, linear: Bool,
-                transform: Reshaping.CoordinateTransform, nearest: Reshaping.NearestMode)
-    /// `legacy`: opset < 13 semantics (the input is flattened to 2-D at `axis`).
-    case softmax(axis: Int, legacy: Bool)
-    /// Identity, Dropout (inference), Cast to float.
-    case identity
-}
-
 /// A node of the imported graph.
-public struct Node: Sendable, Hashable {
+public struct Node: Sendable {
     /// The canonical name: the ONNX node name, or `<op>_<index>` for an unnamed node (`index` is
     /// the node's position in the ONNX file).
     public let name: String
     /// The ONNX `op_type` (`Conv`, `Relu`, …).
     public let opType: String
-    /// The resolved operation.
-    public let op: Op
+    /// The resolved operation (its type carries shapes, forward, backward and receptive field).
+    package let op: any Operator
     /// Input tensor names: computed tensors, the graph input, or initializers.
     public let inputs: [String]
     /// Output tensor names.
     public let outputs: [String]
+    /// The layer of the source framework this node implements, for importers that split one layer
+    /// into several nodes (a Keras `Conv2D(activation='relu')` gives `conv2d/preactivation` and
+    /// `conv2d`, both from Keras layer `conv2d`); `nil` for ONNX nodes.
+    public let origin: String?
+
+    package init(name: String, opType: String, op: any Operator, inputs: [String], outputs: [String], origin: String? = nil) {
+        self.name = name
+        self.opType = opType
+        self.op = op
+        self.inputs = inputs
+        self.outputs = outputs
+        self.origin = origin
+    }
+
+    /// The convolution geometry of a `Conv` or `ConvTranspose` node, and whether it is transposed.
+    public var convolution: (geometry: Conv2DGeometry, transposed: Bool)? {
+        if let c = op as? Conv { return (c.geometry, false) }
+        if let c = op as? ConvTranspose { return (c.geometry, true) }
+        return nil
+    }
+
+    /// The window geometry of a `MaxPool` or `AveragePool` node.
+    public var pooling: Pool2DGeometry? {
+        (op as? MaxPool)?.geometry ?? (op as? AveragePool)?.geometry
+    }
 }
 
 /// One row of `convlens inspect`: the output tensor of one node (a node with several outputs gives

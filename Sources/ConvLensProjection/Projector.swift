@@ -16,77 +16,6 @@ public struct Projection: Sendable {
     public var algorithm: String = "gemm"
 }
 
-/// Collects the convolution choices and the work of backward passes (thread-safe).
-public final class AlgorithmLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var used = Set<ConvolutionAlgorithm>()
-    private var executed = 0.0, dense = 0.0
-
-    public init() {}
-
-    func record(_ choice: ConvolutionChoice) {
-        lock.lock()
-        used.insert(choice.algorithm)
-        lock.unlock()
-    }
-
-    func record(flops: Double, denseFlops: Double) {
-        lock.lock()
-        executed += flops
-        dense += denseFlops
-        lock.unlock()
-    }
-
-    /// Adds another log's algorithms and work to this one.
-    public func merge(_ other: AlgorithmLog) {
-        let (a, e, d) = (other.algorithms, other.convolutionFlops, other.denseConvolutionFlops)
-        lock.lock()
-        used.formUnion(a)
-        executed += e
-        dense += d
-        lock.unlock()
-    }
-
-    /// Direct-equivalent flops (2 × multiply-adds) of the backward convolutions that ran, on the
-    /// receptive-field windows (``Projector/windows``).
-    public var convolutionFlops: Double {
-        lock.lock()
-        defer { lock.unlock() }
-        return executed
-    }
-
-    /// The same convolutions on whole maps: what a projection without windows computes.
-    public var denseConvolutionFlops: Double {
-        lock.lock()
-        defer { lock.unlock() }
-        return dense
-    }
-
-    /// The algorithms that ran, sorted.
-    public var algorithms: [ConvolutionAlgorithm] {
-        lock.lock()
-        defer { lock.unlock() }
-        return used.sorted { $0.rawValue < $1.rawValue }
-    }
-
-    /// What a manifest records: the forced algorithm (`fft`, `gemm`, `direct`), or for `auto`
-    /// `auto:` and the algorithms the planner picked joined by `+` (`auto:direct+fft+gemm`);
-    /// `auto:none` when no convolution ran.
-    public func label(requested: ConvolutionAlgorithm) -> String {
-        guard requested == .auto else { return requested.rawValue }
-        let a = algorithms
-        return "auto:" + (a.isEmpty ? "none" : a.map(\.rawValue).joined(separator: "+"))
-    }
-}
-
-/// How LRN layers pass the backward signal.
-public enum LRNMode: String, Sendable, Hashable, CaseIterable {
-    /// The true gradient (default).
-    case gradient
-    /// The identity (deep-visualization-toolbox's and Zeiler & Fergus's simplification).
-    case passthrough
-}
-
 /// Projects seeds at a layer back to the model input (DESIGN.md §1 "Projection").
 ///
 /// A `Projector` reads a ``Trace`` (activations and max-pool switches) and never mutates the
@@ -203,8 +132,7 @@ public struct Projector: Sendable {
     /// Runs the backward pass for `count` stacked seeds and returns `[S] + input shape`.
     ///
     /// Signals on `[1, C, H, W]` tensors travel in per-seed windows through the operators that have
-    /// a windowed form (``BackwardStep/windowedInputGradients(_:_:)``); the others run on dense
-    /// signals.
+    /// a windowed form (`Operator.windowedBackward`); the others run on dense signals.
     func backward(from layer: Layer, seeds: Signal, count: Int, rule: ProjectionRule, log: AlgorithmLog? = nil) throws -> Tensor {
         let graph = trace.graph
         func shape(_ name: String) -> Shape { (trace.values[name] ?? graph.initializers[name])!.shape }
@@ -213,22 +141,23 @@ public struct Projector: Sendable {
             let node = graph.nodes[index]
             var outSignals = node.outputs.map { grads.removeValue(forKey: $0) }
             guard outSignals.contains(where: { $0 != nil }) else { continue }
-            let step = BackwardStep(node: node, trace: trace, seeds: count, rule: rule, lrn: lrn, algorithm: algorithm, log: log)
+            let context = BackwardContext(node: node, trace: trace, seeds: count, rule: rule, lrn: lrn, algorithm: algorithm, log: log)
             var inSignals: [Signal?]? = nil
-            if outSignals.count == 1, step.isWindowable, let g = outSignals[0]!.windowed(shape(node.outputs[0]), seeds: count),
+            if outSignals.count == 1, node.op.isWindowable(context), let g = outSignals[0]!.windowed(shape(node.outputs[0]), seeds: count),
                let w = g.windows {
-                // The step owns the signal (elementwise rules rewrite it in place): no other
+                // The operator owns the signal (elementwise rules rewrite it in place): no other
                 // reference may remain.
                 outSignals[0] = nil
                 let values = (consume g).values
-                inSignals = step.windowedInputGradients(consume values, w)
+                inSignals = try node.op.windowedBackward(consume values, w, context)
             }
             if inSignals == nil {
                 let dense = zip(node.outputs, outSignals).map { name, s in s?.dense(shape(name)) }
-                inSignals = try step.inputGradients(dense).map { $0.map { Signal(dense: $0) } }
+                inSignals = try node.op.backward(dense, context).map { $0.map { Signal(dense: $0) } }
             }
             for (name, g) in zip(node.inputs, inSignals!) {
-                guard let g, !name.isEmpty else { continue }
+                // Constants never receive a signal.
+                guard let g, !name.isEmpty, trace.values[name] != nil else { continue }
                 if let existing = grads[name] {
                     grads[name] = Signal.sum(existing, g, forwardShape: shape(name))
                 } else {

@@ -13,6 +13,9 @@ struct ClassifyCommand: AsyncParsableCommand {
     @Option(help: "How many classes to print.")
     var top = 5
 
+    @Option(help: ArgumentHelp("Class names, one per line in class-index order (overrides the model's own; a 1,000-class model without labels gets the bundled ImageNet-1k names).", valueName: "file"))
+    var labels: String?
+
     @Option(help: "Also write manifest.json with the predictions into this folder.")
     var out: String?
 
@@ -26,12 +29,14 @@ struct ClassifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let model = try modelOptions.load()
+            var model = try modelOptions.load()
+            if let labels { model = try model.withLabels(from: labels) }
             let input = try inputOptions.load(for: model)
             let predictions = try model.classify(try model.run(input), top: top)
             if let out {
                 var params = modelOptions.parameters.merging(inputOptions.parameters) { a, _ in a }
                 params["top"] = .integer(top)
+                if let labels { params["labels"] = .string(labels) }
                 params["out"] = .string(out)
                 try model.writeClassification(predictions, input: input, to: out, parameters: params)
             }

@@ -44,13 +44,13 @@ final class BenchmarkNetworksTests: XCTestCase {
         XCTAssertEqual(try shape(g, "/pool1/MaxPool"), [1, 64, 16, 16])
         XCTAssertEqual(try shape(g, "/conv2/Conv"), [1, 64, 16, 16])
         XCTAssertEqual(try shape(g, BenchmarkNetworks.cifarProbe), [1, 64, 16, 16])
-        guard case .lrn(let size, let alpha, let beta, let bias) = g.nodes.first(where: { $0.opType == "LRN" })?.op else {
+        guard let lrn = g.nodes.first(where: { $0.opType == "LRN" })?.op as? LRN else {
             return XCTFail("no LRN node")
         }
-        XCTAssertEqual(size, 9)
-        XCTAssertEqual(alpha, 0.001)
-        XCTAssertEqual(beta, 0.75)
-        XCTAssertEqual(bias, 1)
+        XCTAssertEqual(lrn.size, 9)
+        XCTAssertEqual(lrn.alpha, 0.001)
+        XCTAssertEqual(lrn.beta, 0.75)
+        XCTAssertEqual(lrn.bias, 1)
         var rng = SplitMix64(seed: 1)
         let out = try g.run(rng.normalTensor(g.inputShape)).activation(try g.layer(matching: BenchmarkNetworks.cifarProbe))
         XCTAssertTrue(out.scalars.allSatisfy { $0.isFinite && $0 >= 0 })

@@ -24,7 +24,7 @@ final class ForwardReferenceTests: XCTestCase {
         "clip_opset7", "clip_opset13", "pad_opset7", "pad_opset13", "split_opset11", "split_opset13", "split_opset18",
         "softmax_opset11", "softmax_opset13", "squeeze_opset11", "squeeze_opset13", "reducemean_opset13",
         "reducemean_opset18", "reshape_shape_chain", "convtranspose_opset13", "gemm_opset7", "float16_weights",
-        "external_ok",
+        "external_ok", "convnext", "convnext_opset13", "activation_zoo", "groupnorm_opset21",
     ]
 
     func testEveryCaseCoversTheFixtureFolder() throws {
@@ -82,11 +82,71 @@ final class ForwardReferenceTests: XCTestCase {
         let rf = graph.receptiveFields()
         // First conv: 3×3 stride 2 pad 1 → size 3, jump 2, centre of unit 0 at pixel 0.
         let first = rf["/features/features.0/features.0.0/Conv_output_0"]!
-        XCTAssertEqual(first, ReceptiveField(size: [3, 3], jump: [2, 2], offset: [0, 0]))
+        XCTAssertEqual([first.size, first.jump, first.offset], [[3, 3], [2, 2], [0, 0]])
+        XCTAssertFalse(first.global)
         // The depthwise 3×3 that follows (stride 1, pad 1): size 3 + 2·2 = 7, jump 2.
         let dw = rf["/features/features.1/conv/conv.0/conv.0.0/Conv_output_0"]!
         XCTAssertEqual(dw.size, [7, 7])
         XCTAssertEqual(dw.jump, [2, 2])
         XCTAssertEqual(rf["/features/features.18/features.18.2/Clip_output_0"]!.jump, [32, 32])
+    }
+
+    /// Squeeze-excitation gates and channel shuffles keep the spatial field (and mark global
+    /// context); global pooling sees the whole input; no field is larger than the input plus the
+    /// padding on its path (the fields used to multiply after every gate).
+    func testReceptiveFieldsThroughGatesShufflesAndGlobalPooling() throws {
+        let graph = try Graph.load(onnx: fixture("forward/activation_zoo/model.onnx"))
+        let rf = graph.receptiveFields()
+        func field(_ node: String) throws -> ReceptiveField { rf[try graph.layer(matching: node).tensorName]! }
+        // conv1 3×3 (size 3) → conv2 3×3 s2 (5, jump 2) → conv3 (9) → shuffle → conv4 (13) → conv5 (17).
+        XCTAssertEqual(try field("/conv3/Conv").size, [9, 9])
+        let shuffled = graph.layers.filter { $0.opType == "Reshape" }.last!
+        XCTAssertEqual(rf[shuffled.tensorName]!.size, [9, 9])
+        XCTAssertEqual(rf[shuffled.tensorName]!.jump, [2, 2])
+        let conv5 = try field("/conv5/Conv")
+        XCTAssertEqual([conv5.size, conv5.jump, conv5.offset], [[17, 17], [2, 2], [0, 0]])
+        // GroupNorm (Reshape → InstanceNormalization → Reshape) normalizes over the map: global
+        // context from there on, the local field unchanged.
+        XCTAssertFalse(try field("/conv1/Conv").global)
+        XCTAssertTrue(conv5.global)
+        XCTAssertEqual(try field("/prelu/PRelu").size, [3, 3])
+        let gated = try field("/Mul")
+        XCTAssertEqual([gated.size, gated.jump, gated.offset], [conv5.size, conv5.jump, conv5.offset])
+        XCTAssertTrue(gated.global)
+        XCTAssertEqual(try field("/hswish/HardSwish").size, [17, 17])
+        // Global pooling and the classifier see the whole input, padding included (bounded).
+        let fc = try field("/fc/Gemm")
+        XCTAssertTrue(fc.global)
+        for (name, f) in rf {
+            XCTAssertTrue(f.size.allSatisfy { $0 >= 1 && $0 <= 32 + 16 }, "\(name): \(f.size)")
+            XCTAssertTrue(f.jump.allSatisfy { $0 <= 32 + 16 }, "\(name): \(f.jump)")
+        }
+        // Crops of every layer are bounded too.
+        for layer in graph.layers where layer.shape.rank == 4 {
+            let box = try graph.fieldBox(layer, y: 0, x: 0)
+            XCTAssertLessThanOrEqual(box.height * box.width, 48 * 48, layer.name)
+        }
+    }
+
+    /// ConvNeXt's channels-last blocks (Transpose → LayerNorm → MatMul → Transpose) keep the map.
+    func testReceptiveFieldsOfConvNeXt() throws {
+        let graph = try Graph.load(onnx: fixture("forward/convnext/model.onnx"))
+        let rf = graph.receptiveFields()
+        // Stem 4×4 stride 4 (size 4, jump 4), depthwise 7×7 pad 3: 4 + 6·4 = 28.
+        let block = rf[try graph.layer(matching: "/features/features.1/features.1.0/Add").tensorName]!
+        XCTAssertEqual([block.size, block.jump], [[28, 28], [4, 4]])
+        XCTAssertFalse(block.global)
+    }
+
+    /// Every operator the model lacks is named at once, with its first node.
+    func testUnsupportedOperatorsAreListedTogether() throws {
+        // Same-length replacements keep the protobuf's length prefixes valid.
+        var data = try AtomicFile.read(fixture("forward/groupnorm_opset21/model.onnx"))
+        data = data.replacing(Data("GroupNormalization".utf8), with: Data("GroupNormalizatiox".utf8))
+        data = data.replacing(Data("Relu".utf8), with: Data("Relx".utf8))
+        XCTAssertThrowsError(try Graph(onnx: data, source: "m.onnx")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("2 operators not supported: 'GroupNormalizatiox' (node 'gn'), 'Relx' (node 'relu')"), text)
+        }
     }
 }

@@ -53,6 +53,23 @@ final class KerasImportTests: XCTestCase {
         XCTAssertEqual(g.initializers[conv.inputs[1]]!.shape.dimensions, [6, 3, 3, 3])
     }
 
+    /// A Keras layer name works for the commands that need its weights: `conv1` is the fused
+    /// activation's `Relu` node, its weights are those of `conv1/preactivation`.
+    func testKerasLayerNameGivesItsConvolutionWeights() throws {
+        for file in ["keras/seq.keras", "keras/seq.h5"] {
+            let model = try Model.load(fixture(file))
+            let g = model.graph
+            let fw = try model.filterWeights(of: try g.layer(matching: "conv1"))
+            XCTAssertEqual(fw.layer.name, "conv1/preactivation", file)
+            let conv = g.nodes.first { $0.name == "conv1/preactivation" }!
+            XCTAssertEqual(fw.weights, g.initializers[conv.inputs[1]]!, file)
+            // A layer that is no convolution at all still fails, naming what it is.
+            XCTAssertThrowsError(try model.filterWeights(of: try g.layer(matching: "pool1"))) { error in
+                XCTAssertTrue("\(error)".contains("MaxPool layer, not a convolution"), "\(error)")
+            }
+        }
+    }
+
     func testPreprocessingComesFromRescalingAndNormalization() throws {
         let seq = try Model.load(fixture("keras/seq.h5"))
         XCTAssertEqual(seq.preprocessing.scale, 255, accuracy: 1e-3)

@@ -11,16 +11,9 @@ extension Graph {
             guard node.inputs.count > 1, let input = shapes[node.inputs[0]],
                   let weight = initializers[node.inputs[1]]?.shape ?? shapes[node.inputs[1]],
                   let output = shapes[node.outputs[0]] else { continue }
-            switch node.op {
-            case .conv(let g):
-                total += ConvolutionProblem(direction: .forward, input: input, weight: weight, geometry: g,
-                                            outputSize: (output[2], output[3])).flops
-            case .convTranspose(let g, let oh, let ow):
-                total += ConvolutionProblem(direction: .transposed, input: input, weight: weight, geometry: g,
-                                            outputSize: (oh, ow)).flops
-            default:
-                continue
-            }
+            guard let (g, transposed) = node.convolution else { continue }
+            total += ConvolutionProblem(direction: transposed ? .transposed : .forward, input: input, weight: weight, geometry: g,
+                                        outputSize: (output[2], output[3])).flops
         }
         return total
     }
@@ -40,17 +33,11 @@ extension Graph {
             guard node.inputs.count > 1, let input = shapes[node.inputs[0]],
                   let weight = initializers[node.inputs[1]]?.shape ?? shapes[node.inputs[1]],
                   let output = shapes[node.outputs[0]] else { continue }
-            switch node.op {
-            case .conv(let g):
-                // The data gradient of a Conv is a transposed convolution from its output to its input.
-                total += ConvolutionProblem(direction: .transposed, input: output, weight: weight, geometry: g,
-                                            outputSize: (input[2], input[3])).flops
-            case .convTranspose(let g, _, _):
-                total += ConvolutionProblem(direction: .forward, input: output, weight: weight, geometry: g,
-                                            outputSize: (input[2], input[3])).flops
-            default:
-                continue
-            }
+            // The data gradient of a Conv is a transposed convolution from its output to its input
+            // (and of a ConvTranspose a convolution).
+            guard let (g, transposed) = node.convolution else { continue }
+            total += ConvolutionProblem(direction: transposed ? .forward : .transposed, input: output, weight: weight, geometry: g,
+                                        outputSize: (input[2], input[3])).flops
         }
         return total
     }
@@ -60,7 +47,7 @@ extension Graph {
     public var forwardConvolutionAlgorithms: [String] {
         var used = Set<String>()
         for node in nodes {
-            guard case .conv(let g) = node.op, node.inputs.count > 1, let input = shapes[node.inputs[0]],
+            guard let (g, transposed) = node.convolution, !transposed, node.inputs.count > 1, let input = shapes[node.inputs[0]],
                   let weight = initializers[node.inputs[1]]?.shape, let output = shapes[node.outputs[0]] else { continue }
             let p = ConvolutionProblem(direction: .forward, input: input, weight: weight, geometry: g,
                                        outputSize: (output[2], output[3]))

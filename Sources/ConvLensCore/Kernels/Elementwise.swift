@@ -1,55 +1,5 @@
 import Foundation
 
-/// Elementwise activation functions (ONNX semantics).
-public enum Activation: Sendable, Hashable {
-    case relu
-    /// `min(max(x, min), max)`; `nil` bounds are open.
-    case clip(min: Float?, max: Float?)
-    case leakyRelu(alpha: Float)
-    case sigmoid
-    case tanh
-    /// `max(0, min(1, alpha·x + beta))`.
-    case hardSigmoid(alpha: Float, beta: Float)
-    /// `x · max(0, min(1, x/6 + 1/2))`.
-    case hardSwish
-
-    /// The function applied to one value.
-    @inlinable
-    public func callAsFunction(_ x: Float) -> Float {
-        switch self {
-        case .relu: return x > 0 ? x : 0
-        case .clip(let lo, let hi):
-            var y = x
-            if let lo, y < lo { y = lo }
-            if let hi, y > hi { y = hi }
-            return y
-        case .leakyRelu(let a): return x >= 0 ? x : a * x
-        case .sigmoid: return 1 / (1 + Foundation.exp(-x))
-        case .tanh: return Foundation.tanh(x)
-        case .hardSigmoid(let a, let b): return Swift.max(0, Swift.min(1, a * x + b))
-        case .hardSwish: return x * Swift.max(0, Swift.min(1, x / 6 + 0.5))
-        }
-    }
-
-    /// Applies the function to every element.
-    public func apply(_ t: Tensor) -> Tensor {
-        var out = t
-        out.scalars.withUnsafeMutableBufferPointer { p in
-            // The case is decided once, outside the element loop.
-            switch self {
-            case .relu:
-                for i in 0..<p.count { p[i] = Swift.max(p[i], 0) }
-            case .clip(let lo, let hi):
-                let l = lo ?? -.infinity, h = hi ?? .infinity
-                for i in 0..<p.count { p[i] = Swift.min(Swift.max(p[i], l), h) }
-            default:
-                for i in 0..<p.count { p[i] = self(p[i]) }
-            }
-        }
-        return out
-    }
-}
-
 /// Binary arithmetic with NumPy broadcasting.
 public enum BinaryOperator: String, Sendable, Hashable {
     case add, sub, mul, div

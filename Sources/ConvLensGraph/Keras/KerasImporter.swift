@@ -330,12 +330,12 @@ struct KerasGraphBuilder {
 
     /// Appends one node whose single output tensor has the node's name.
     @discardableResult
-    private mutating func emit(_ name: String, _ opType: String, _ op: Op, _ inputs: [String], layer: String) throws -> String {
+    private mutating func emit(_ name: String, _ opType: String, _ op: any Operator, _ inputs: [String], layer: String) throws -> String {
         let n = unique(name)
         let inShapes = inputs.map { shapes[$0] ?? initializers[$0]?.shape }
-        let out = try ShapeInference.outputShapes(op, inShapes, context: "layer '\(layer)' (\(opType))", file: file)
+        let out = try op.outputShapes(inShapes, ShapeCheck(file: file, context: "layer '\(layer)' (\(opType))"))
         shapes[n] = out[0]
-        nodes.append(Node(name: n, opType: opType, op: op, inputs: inputs, outputs: [n]))
+        nodes.append(Node(name: n, opType: opType, op: op, inputs: inputs, outputs: [n], origin: layer))
         return n
     }
 
@@ -456,7 +456,7 @@ struct KerasGraphBuilder {
                 let wn = constant("\(l.name)/kernel", Reshaping.transpose(w, perm: [3, 2, 0, 1]))
                 var inputs = [x.name, wn]
                 if useBias { inputs.append(constant("\(l.name)/bias", try weight(l, ["bias"], shape: [filters]))) }
-                y = try emit(baseName, "Conv", .conv(Conv2DGeometry(kernel: k, strides: s, pads: p, dilations: dil, groups: groups)), inputs, layer: l.name)
+                y = try emit(baseName, "Conv", Conv(Conv2DGeometry(kernel: k, strides: s, pads: p, dilations: dil, groups: groups)), inputs, layer: l.name)
             } else {
                 let mult = l.cfg["depth_multiplier"] as? Int ?? 1
                 guard mult > 0 else { throw fail("\(ctx): depth_multiplier \(mult) must be positive") }
@@ -468,14 +468,14 @@ struct KerasGraphBuilder {
                 if l.cls == "DepthwiseConv2D" {
                     var inputs = [x.name, wn]
                     if useBias { inputs.append(constant("\(l.name)/bias", try weight(l, ["bias"], shape: [cin * mult]))) }
-                    y = try emit(baseName, "Conv", .conv(geometry), inputs, layer: l.name)
+                    y = try emit(baseName, "Conv", Conv(geometry), inputs, layer: l.name)
                 } else {
                     guard let filters = l.cfg["filters"] as? Int, filters > 0 else { throw fail("\(ctx): 'filters' is missing") }
-                    let dw = try emit("\(l.name)/depthwise", "Conv", .conv(geometry), [x.name, wn], layer: l.name)
+                    let dw = try emit("\(l.name)/depthwise", "Conv", Conv(geometry), [x.name, wn], layer: l.name)
                     let pw = try weight(l, ["pointwise_kernel"], shape: [1, 1, cin * mult, filters])
                     var inputs = [dw, constant("\(l.name)/pointwise_kernel", Reshaping.transpose(pw, perm: [3, 2, 0, 1]))]
                     if useBias { inputs.append(constant("\(l.name)/bias", try weight(l, ["bias"], shape: [filters]))) }
-                    y = try emit(baseName, "Conv", .conv(Conv2DGeometry(kernel: [1, 1])), inputs, layer: l.name)
+                    y = try emit(baseName, "Conv", Conv(Conv2DGeometry(kernel: [1, 1])), inputs, layer: l.name)
                 }
             }
             if fused { y = try emitActivation(activation, y, name: l.name, ctx: ctx, rank: 4) }
@@ -490,12 +490,12 @@ struct KerasGraphBuilder {
             if l.cfg["use_bias"] as? Bool ?? true {
                 inputs.append(constant("\(l.name)/bias", try weight(l, ["bias"], shape: [units])))
             }
-            var y = try emit(baseName, "Gemm", .gemm(alpha: 1, beta: 1, transA: false, transB: false), inputs, layer: l.name)
+            var y = try emit(baseName, "Gemm", Gemm(), inputs, layer: l.name)
             if fused { y = try emitActivation(activation, y, name: l.name, ctx: ctx, rank: 2) }
             out(y)
         case "Activation":
             guard let a = l.cfg["activation"].flatMap(KerasGraphBuilder.activationName) else { throw fail("\(ctx): 'activation' is missing") }
-            if a == "linear" { out(try emit(l.name, "Identity", .identity, [x.name], layer: l.name)); break }
+            if a == "linear" { out(try emit(l.name, "Identity", Identity(), [x.name], layer: l.name)); break }
             out(try emitActivation(a, x.name, name: l.name, ctx: ctx, rank: x.rank))
         case "ReLU":
             let maxValue = (l.cfg["max_value"] as? NSNumber)?.floatValue
@@ -503,19 +503,19 @@ struct KerasGraphBuilder {
             let threshold = (l.cfg["threshold"] as? NSNumber)?.floatValue ?? 0
             guard threshold == 0 else { throw fail(.unsupportedFeature, "\(ctx): threshold \(threshold) is not supported (only 0)") }
             if slope == 0 {
-                out(try emit(l.name, maxValue == nil ? "Relu" : "Clip", maxValue == nil ? .activation(.relu) : .activation(.clip(min: 0, max: maxValue)), [x.name], layer: l.name))
+                out(try emit(l.name, maxValue == nil ? "Relu" : "Clip", maxValue == nil ? Relu() : Clip(lower: 0, upper: maxValue), [x.name], layer: l.name))
             } else if let m = maxValue {
-                let y = try emit("\(l.name)/leaky", "LeakyRelu", .activation(.leakyRelu(alpha: slope)), [x.name], layer: l.name)
-                out(try emit(l.name, "Clip", .activation(.clip(min: nil, max: m)), [y], layer: l.name))
+                let y = try emit("\(l.name)/leaky", "LeakyRelu", LeakyRelu(alpha: slope), [x.name], layer: l.name)
+                out(try emit(l.name, "Clip", Clip(lower: nil, upper: m), [y], layer: l.name))
             } else {
-                out(try emit(l.name, "LeakyRelu", .activation(.leakyRelu(alpha: slope)), [x.name], layer: l.name))
+                out(try emit(l.name, "LeakyRelu", LeakyRelu(alpha: slope), [x.name], layer: l.name))
             }
         case "LeakyReLU":
             let alpha = ((l.cfg["negative_slope"] ?? l.cfg["alpha"]) as? NSNumber)?.floatValue ?? 0.3
-            out(try emit(l.name, "LeakyRelu", .activation(.leakyRelu(alpha: alpha)), [x.name], layer: l.name))
+            out(try emit(l.name, "LeakyRelu", LeakyRelu(alpha: alpha), [x.name], layer: l.name))
         case "Softmax":
             try checkAxisLast(l, ctx)
-            out(try emit(l.name, "Softmax", .softmax(axis: 1, legacy: false), [x.name], layer: l.name))
+            out(try emit(l.name, "Softmax", Softmax(axis: 1, legacy: false), [x.name], layer: l.name))
         case "BatchNormalization":
             let c = try channelAxisSize(l, x, ctx)
             let eps = (l.cfg["epsilon"] as? NSNumber)?.floatValue ?? 1e-3
@@ -524,26 +524,26 @@ struct KerasGraphBuilder {
             let mean = try weight(l, ["moving_mean"], shape: [c]), variance = try weight(l, ["moving_variance"], shape: [c])
             let inputs = [x.name, constant("\(l.name)/gamma", gamma), constant("\(l.name)/beta", beta),
                           constant("\(l.name)/moving_mean", mean), constant("\(l.name)/moving_variance", variance)]
-            out(try emit(l.name, "BatchNormalization", .batchNormalization(epsilon: eps), inputs, layer: l.name))
+            out(try emit(l.name, "BatchNormalization", BatchNormalization(epsilon: eps), inputs, layer: l.name))
         case "MaxPooling2D", "AveragePooling2D":
             try need4D()
             let k = try ints(l.cfg, "pool_size", 2, default: [2, 2], l)
             let s = try ints(l.cfg, "strides", 2, default: k, l)
             let p = try pads(l, xd, kernel: k, strides: s, dilations: [1, 1])
             let g = Pool2DGeometry(kernel: k, strides: s, pads: p)
-            out(l.cls == "MaxPooling2D" ? try emit(l.name, "MaxPool", .maxPool(g), [x.name], layer: l.name)
-                                        : try emit(l.name, "AveragePool", .averagePool(g, countIncludePad: false), [x.name], layer: l.name))
+            out(l.cls == "MaxPooling2D" ? try emit(l.name, "MaxPool", MaxPool(geometry: g), [x.name], layer: l.name)
+                                        : try emit(l.name, "AveragePool", AveragePool(geometry: g, countIncludePad: false), [x.name], layer: l.name))
         case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
             try need4D()
             let keep = l.cfg["keepdims"] as? Bool ?? false
             let avg = l.cls == "GlobalAveragePooling2D"
-            let op: Op = avg ? .globalAveragePool : .globalMaxPool
+            let op: any Operator = avg ? GlobalAveragePool() : GlobalMaxPool()
             let opType = avg ? "GlobalAveragePool" : "GlobalMaxPool"
             if keep {
                 out(try emit(l.name, opType, op, [x.name], layer: l.name))
             } else {
                 let y = try emit("\(l.name)/pool", opType, op, [x.name], layer: l.name)
-                out(try emit(l.name, "Flatten", .reshape(to: Shape([1, xd[1]])), [y], layer: l.name), rank: 2)
+                out(try emit(l.name, "Flatten", Reshape(to: Shape([1, xd[1]])), [y], layer: l.name), rank: 2)
             }
         case "ZeroPadding2D":
             try need4D()
@@ -556,14 +556,14 @@ struct KerasGraphBuilder {
                 else { throw fail("\(ctx): padding \(a) is not understood") }
             } else if v != nil { throw fail("\(ctx): padding is not understood") }
             guard [t, b, le, r].allSatisfy({ $0 >= 0 && $0 < 1 << 16 }) else { throw fail("\(ctx): padding must be non-negative") }
-            out(try emit(l.name, "Pad", .pad(pads: [0, 0, t, le, 0, 0, b, r], mode: .constant, value: 0), [x.name], layer: l.name))
+            out(try emit(l.name, "Pad", Pad(pads: [0, 0, t, le, 0, 0, b, r], mode: .constant, value: 0), [x.name], layer: l.name))
         case "Flatten":
             if x.rank == 4 {
                 // Keras flattens NHWC: go back to NHWC first so that Dense weights stay valid.
-                let t = try emit("\(l.name)/nhwc", "Transpose", .transpose(perm: [0, 2, 3, 1]), [x.name], layer: l.name)
-                out(try emit(l.name, "Flatten", .reshape(to: Shape([1, xd[1] * xd[2] * xd[3]])), [t], layer: l.name), rank: 2)
+                let t = try emit("\(l.name)/nhwc", "Transpose", Transpose(perm: [0, 2, 3, 1]), [x.name], layer: l.name)
+                out(try emit(l.name, "Flatten", Reshape(to: Shape([1, xd[1] * xd[2] * xd[3]])), [t], layer: l.name), rank: 2)
             } else {
-                out(try emit(l.name, "Flatten", .reshape(to: Shape([1, xd.dropFirst().reduce(1, *)])), [x.name], layer: l.name), rank: 2)
+                out(try emit(l.name, "Flatten", Reshape(to: Shape([1, xd.dropFirst().reduce(1, *)])), [x.name], layer: l.name), rank: 2)
             }
         case "Reshape":
             let target = (l.cfg["target_shape"] as? [Any])?.map { $0 as? Int ?? 0 } ?? []
@@ -579,15 +579,15 @@ struct KerasGraphBuilder {
                 t[i] = count / known
             }
             guard t.allSatisfy({ $0 > 0 }), t.reduce(1, *) == count else { throw fail("\(ctx): cannot reshape \(xd) to \(target)") }
-            if x.rank == 4 { src = try emit("\(l.name)/nhwc", "Transpose", .transpose(perm: [0, 2, 3, 1]), [src], layer: l.name) }
+            if x.rank == 4 { src = try emit("\(l.name)/nhwc", "Transpose", Transpose(perm: [0, 2, 3, 1]), [src], layer: l.name) }
             if t.count == 3 {
-                let r = try emit("\(l.name)/reshape", "Reshape", .reshape(to: Shape([1] + t)), [src], layer: l.name)
-                out(try emit(l.name, "Transpose", .transpose(perm: [0, 3, 1, 2]), [r], layer: l.name), rank: 4)
+                let r = try emit("\(l.name)/reshape", "Reshape", Reshape(to: Shape([1] + t)), [src], layer: l.name)
+                out(try emit(l.name, "Transpose", Transpose(perm: [0, 3, 1, 2]), [r], layer: l.name), rank: 4)
             } else {
-                out(try emit(l.name, "Reshape", .reshape(to: Shape([1] + t)), [src], layer: l.name), rank: 2)
+                out(try emit(l.name, "Reshape", Reshape(to: Shape([1] + t)), [src], layer: l.name), rank: 2)
             }
         case "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "ActivityRegularization":
-            out(try emit(l.name, "Dropout", .identity, [x.name], layer: l.name))
+            out(try emit(l.name, "Dropout", Identity(), [x.name], layer: l.name))
         case "Add", "Multiply", "Subtract":
             guard ins.count >= 2 else { throw fail("\(ctx) needs at least two inputs") }
             guard ins.allSatisfy({ $0.rank == x.rank }) else { throw fail("\(ctx): inputs have different ranks") }
@@ -595,7 +595,7 @@ struct KerasGraphBuilder {
             var acc = x.name
             for (i, t) in ins.dropFirst().enumerated() {
                 let last = i == ins.count - 2
-                acc = try emit(last ? l.name : "\(l.name)/\(i + 1)", opType, .binary(op), [acc, t.name], layer: l.name)
+                acc = try emit(last ? l.name : "\(l.name)/\(i + 1)", opType, Arithmetic(op), [acc, t.name], layer: l.name)
             }
             out(acc)
         case "Concatenate":
@@ -604,7 +604,7 @@ struct KerasGraphBuilder {
             if axis < 0 { axis += x.rank }
             guard axis >= 1, axis < x.rank else { throw fail("\(ctx): axis \(axis) is out of range") }
             let mapped = x.rank == 4 ? [0, 2, 3, 1][axis] : axis
-            out(try emit(l.name, "Concat", .concat(axis: mapped), ins.map(\.name), layer: l.name))
+            out(try emit(l.name, "Concat", Concat(axis: mapped), ins.map(\.name), layer: l.name))
         case "Rescaling":
             let scale = floats(l.cfg["scale"]) ?? [1], offset = floats(l.cfg["offset"]) ?? [0]
             if foldOK, let a = broadcast(scale, preA.count), let b = broadcast(offset, preA.count) {
@@ -614,8 +614,8 @@ struct KerasGraphBuilder {
             }
             let s = try channelConstant(l, "scale", scale, x, ctx)
             let o = try channelConstant(l, "offset", offset, x, ctx)
-            let y = try emit("\(l.name)/scale", "Mul", .binary(.mul), [x.name, s], layer: l.name)
-            out(try emit(l.name, "Add", .binary(.add), [y, o], layer: l.name))
+            let y = try emit("\(l.name)/scale", "Mul", Arithmetic(.mul), [x.name, s], layer: l.name)
+            out(try emit(l.name, "Add", Arithmetic(.add), [y, o], layer: l.name))
         case "Normalization":
             try checkAxisLast(l, ctx)
             let c = x.rank == 4 ? xd[1] : xd.last!
@@ -635,8 +635,8 @@ struct KerasGraphBuilder {
             }
             let mc = try channelConstant(l, "mean", m, x, ctx)
             let sc = try channelConstant(l, "std", sd, x, ctx)
-            let y = try emit("\(l.name)/center", "Sub", .binary(.sub), [x.name, mc], layer: l.name)
-            out(try emit(l.name, "Div", .binary(.div), [y, sc], layer: l.name))
+            let y = try emit("\(l.name)/center", "Sub", Arithmetic(.sub), [x.name, mc], layer: l.name)
+            out(try emit(l.name, "Div", Arithmetic(.div), [y, sc], layer: l.name))
         default:
             throw fail(.unsupportedOperator, "\(ctx): the Keras layer class '\(l.cls)' is not supported; supported: \(Graph.supportedKerasLayers.joined(separator: ", "))")
         }
@@ -693,26 +693,31 @@ struct KerasGraphBuilder {
 
     /// Emits an activation function; the last node is named `name`.
     private mutating func emitActivation(_ a: String, _ x: String, name: String, ctx: String, rank: Int) throws -> String {
-        func one(_ t: String, _ act: Activation) throws -> String { try emit(name, t, .activation(act), [x], layer: name) }
+        func one(_ t: String, _ op: any Operator) throws -> String { try emit(name, t, op, [x], layer: name) }
         switch a.lowercased() {
-        case "linear": return try emit(name, "Identity", .identity, [x], layer: name)
-        case "relu": return try one("Relu", .relu)
-        case "relu6": return try one("Clip", .clip(min: 0, max: 6))
-        case "sigmoid": return try one("Sigmoid", .sigmoid)
-        case "tanh": return try one("Tanh", .tanh)
-        case "leaky_relu": return try one("LeakyRelu", .leakyRelu(alpha: 0.2))
+        case "linear": return try emit(name, "Identity", Identity(), [x], layer: name)
+        case "relu": return try one("Relu", Relu())
+        case "relu6": return try one("Clip", Clip(lower: 0, upper: 6))
+        case "sigmoid": return try one("Sigmoid", Sigmoid())
+        case "tanh": return try one("Tanh", Tanh())
+        case "leaky_relu": return try one("LeakyRelu", LeakyRelu(alpha: 0.2))
         case "hard_sigmoid":
-            return source.kerasMajor >= 3 ? try one("HardSigmoid", .hardSigmoid(alpha: 1.0 / 6, beta: 0.5))
-                                          : try one("HardSigmoid", .hardSigmoid(alpha: 0.2, beta: 0.5))
-        case "hard_swish", "hard_silu": return try one("HardSwish", .hardSwish)
+            return source.kerasMajor >= 3 ? try one("HardSigmoid", HardSigmoid(alpha: 1.0 / 6, beta: 0.5))
+                                          : try one("HardSigmoid", HardSigmoid(alpha: 0.2, beta: 0.5))
+        case "hard_swish", "hard_silu": return try one("HardSwish", HardSwish())
+        case "elu": return try one("Elu", Elu(alpha: 1))
+        case "selu": return try one("Selu", Selu(alpha: 1.67326319217681884765625, gamma: 1.05070102214813232421875))
+        case "softplus": return try one("Softplus", Softplus())
+        case "mish": return try one("Mish", Mish())
+        case "gelu": return try one("Gelu", Gelu(tanhApproximation: false))
         case "swish", "silu":
-            let s = try emit("\(name)/sigmoid", "Sigmoid", .activation(.sigmoid), [x], layer: name)
-            return try emit(name, "Mul", .binary(.mul), [x, s], layer: name)
+            let s = try emit("\(name)/sigmoid", "Sigmoid", Sigmoid(), [x], layer: name)
+            return try emit(name, "Mul", Arithmetic(.mul), [x, s], layer: name)
         case "softmax":
             guard rank == 2 || rank == 4 else { throw fail(.unsupportedFeature, "\(ctx): softmax on a \(rank)-D tensor") }
-            return try emit(name, "Softmax", .softmax(axis: 1, legacy: false), [x], layer: name)
+            return try emit(name, "Softmax", Softmax(axis: 1, legacy: false), [x], layer: name)
         default:
-            throw fail(.unsupportedOperator, "\(ctx): activation '\(a)' is not supported; supported: linear, relu, relu6, sigmoid, tanh, softmax, swish/silu, hard_sigmoid, hard_swish, leaky_relu")
+            throw fail(.unsupportedOperator, "\(ctx): activation '\(a)' is not supported; supported: linear, relu, relu6, sigmoid, tanh, softmax, swish/silu, hard_sigmoid, hard_swish, leaky_relu, elu, selu, softplus, mish, gelu")
         }
     }
 }

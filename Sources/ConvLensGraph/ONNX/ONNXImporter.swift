@@ -3,15 +3,6 @@ import Foundation
 internal import SwiftProtobuf
 
 extension Graph {
-    /// The ONNX operators ConvLens imports.
-    public static let supportedONNXOperators: [String] = [
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape",
-        "Conv", "ConvTranspose", "Div", "Dropout", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
-        "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LRN", "LeakyRelu", "MatMul", "MaxPool",
-        "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax",
-        "Split", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
-    ]
-
     /// Imports an ONNX model file.
     /// - Parameter path: the `.onnx` file; external data is read relative to its folder.
     /// - Throws: ``ConvLensError`` naming the file and the cause: unreadable or malformed protobuf,
@@ -67,12 +58,6 @@ struct ONNXGraphBuilder {
     /// The most activation elements a graph may produce in one forward run (2^31, 8 GiB).
     static let maximumActivationCount = 1 << 31
 
-    /// Operators and how many leading inputs they require (default 1).
-    static let requiredInputs: [String: Int] = [
-        "Constant": 0, "Conv": 2, "ConvTranspose": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Gemm": 2, "MatMul": 2,
-        "BatchNormalization": 5, "Gather": 2, "Reshape": 1,
-    ]
-
     init(file: String, decoder: TensorDecoder, opset: Int) {
         self.file = file
         self.decoder = decoder
@@ -104,6 +89,7 @@ struct ONNXGraphBuilder {
         }
         let inputShape = try resolveInputShape(input)
         shapes[input.name] = inputShape
+        try checkOperators(g.node)
         for (index, proto) in g.node.enumerated() {
             try add(proto, index: index)
         }
@@ -140,18 +126,32 @@ struct ONNXGraphBuilder {
 
     // MARK: - Nodes
 
+    /// Every operator the model uses that ConvLens lacks, in one error: each with the first node
+    /// that uses it and how many nodes do.
+    private func checkOperators(_ nodes: [Onnx_NodeProto]) throws {
+        var missing: [(op: String, first: String, count: Int)] = []
+        for (index, p) in nodes.enumerated() {
+            let known = (p.domain.isEmpty || p.domain == "ai.onnx")
+                && (OperatorTable.byONNXType[p.opType] != nil || OperatorTable.foldedOnly.contains(p.opType))
+            guard !known else { continue }
+            let op = p.domain.isEmpty || p.domain == "ai.onnx" ? p.opType : "\(p.domain).\(p.opType)"
+            if let i = missing.firstIndex(where: { $0.op == op }) {
+                missing[i].count += 1
+            } else {
+                missing.append((op, p.name.isEmpty ? "\(p.opType)_\(index)" : p.name, 1))
+            }
+        }
+        guard !missing.isEmpty else { return }
+        let list = missing.map { "'\($0.op)' (node '\($0.first)'\($0.count > 1 ? " and \($0.count - 1) more" : ""))" }
+        throw fail(.unsupportedOperator, "\(missing.count == 1 ? "operator" : "\(missing.count) operators") not supported: \(list.joined(separator: ", ")); supported: \(Graph.supportedONNXOperators.joined(separator: ", ")) (default ONNX domain)")
+    }
+
     private mutating func add(_ p: Onnx_NodeProto, index: Int) throws {
         let op = p.opType
         var name = p.name.isEmpty ? "\(op)_\(index)" : p.name
         if usedNames.contains(name) { name += "_\(index)" }
         usedNames.insert(name)
         let ctx = "node '\(name)' (\(op))"
-        guard p.domain.isEmpty || p.domain == "ai.onnx" else {
-            throw fail(.unsupportedOperator, "\(ctx) is in domain '\(p.domain)'; ConvLens supports the default ONNX domain: \(Graph.supportedONNXOperators.joined(separator: ", "))")
-        }
-        guard Graph.supportedONNXOperators.contains(op) else {
-            throw fail(.unsupportedOperator, "\(ctx): operator '\(op)' is not supported; supported: \(Graph.supportedONNXOperators.joined(separator: ", "))")
-        }
         var attrs: [String: Onnx_AttributeProto] = [:]
         for a in p.attribute { attrs[a.name] = a }
         let a = Attributes(attrs: attrs, context: ctx, file: file)
@@ -159,7 +159,8 @@ struct ONNXGraphBuilder {
         for i in inputs where !i.isEmpty && consts[i] == nil && shapes[i] == nil {
             throw fail("\(ctx) reads tensor '\(i)' that no earlier node produces")
         }
-        let required = ONNXGraphBuilder.requiredInputs[op] ?? 1
+        let type = OperatorTable.byONNXType[op]
+        let required = op == "Constant" ? 0 : (op == "Gather" ? 2 : type?.requiredInputs ?? 1)
         guard inputs.count >= required, !inputs.prefix(required).contains("") else {
             throw fail("\(ctx) needs \(required) input\(required == 1 ? "" : "s"), it has \(inputs.filter { !$0.isEmpty }.count)")
         }
@@ -177,17 +178,20 @@ struct ONNXGraphBuilder {
             consts[p.output[0]] = folded
             return
         }
-        let runtimeOp = try resolve(op, inputs: inputs, outputs: Array(p.output), a: a, ctx: ctx)
-        let usedInputs = runtimeInputs(op, inputs)
+        guard let type else {
+            throw fail(.unsupportedFeature, "\(ctx): \(op) on a tensor computed at run time is not supported; ConvLens folds it only when its inputs are constant")
+        }
+        let runtimeOp = try type.resolve(reader(op, inputs: inputs, outputs: Array(p.output), a: a, ctx: ctx))
+        let usedInputs = type.runtimeInputs(inputs)
         let inShapes = usedInputs.map { $0.isEmpty ? nil : (shapes[$0] ?? consts[$0]?.shape) }
         // Validated before anything runs, constant or not: kernels never see inconsistent shapes.
-        let outShapes = try ShapeInference.outputShapes(runtimeOp, inShapes, context: ctx, file: file)
+        let outShapes = try runtimeOp.outputShapes(inShapes, ShapeCheck(file: file, context: ctx))
         // Inputs that are all constants: evaluate now (a float constant pushed through an op).
         if usedInputs.allSatisfy({ $0.isEmpty || consts[$0] != nil }) {
             guard outShapes.reduce(0, { $0 + $1.count }) <= ONNXGraphBuilder.maximumConstantCount else {
                 throw fail(.absurdSize, "\(ctx) would build constants of \(outShapes.reduce(0) { $0 + $1.count }) elements")
             }
-            let (outs, _) = Graph.evaluate(runtimeOp, usedInputs.map { $0.isEmpty ? nil : consts[$0]!.floatTensor })
+            let outs = runtimeOp.forward(usedInputs.map { $0.isEmpty ? nil : consts[$0]!.floatTensor }).outputs
             for (n, t) in zip(p.output, outs) where !n.isEmpty { consts[n] = .float(t) }
             return
         }
@@ -206,18 +210,9 @@ struct ONNXGraphBuilder {
         nodes.append(Node(name: name, opType: op, op: runtimeOp, inputs: usedInputs, outputs: outs))
     }
 
-    /// The inputs the runtime op reads (parameter inputs folded into the op are dropped).
-    private func runtimeInputs(_ op: String, _ inputs: [String]) -> [String] {
-        switch op {
-        case "Reshape", "Squeeze", "Unsqueeze", "Split", "Slice", "Pad", "ReduceMean", "Resize", "Clip", "Dropout":
-            return [inputs[0]]
-        case "Conv", "ConvTranspose", "Gemm":
-            var r = Array(inputs.prefix(3))
-            while r.last == "" { r.removeLast() }
-            return r
-        default:
-            return inputs.filter { !$0.isEmpty }
-        }
+    /// The reader an operator's resolution gets.
+    func reader(_ op: String, inputs: [String], outputs: [String], a: Attributes, ctx: String) -> ONNXNodeReader {
+        ONNXNodeReader(builder: self, attributes: a, opType: op, inputs: inputs, outputs: outputs, context: ctx)
     }
 
     func shapeOf(_ name: String) -> [Int]? {
@@ -292,9 +287,8 @@ struct ONNXGraphBuilder {
             return .int(c[0].ints, c[0].shape)
         case "Unsqueeze", "Squeeze", "Reshape", "Flatten":
             // Shape-only: reuse the runtime resolution on the constant's shape.
-            let resolved = try resolve(op, inputs: inputs, outputs: [""], a: a, ctx: ctx)
-            guard case .reshape(let to) = resolved else { return nil }
-            return .int(c[0].ints, to)
+            guard let resolved = try Reshape.resolve(reader(op, inputs: inputs, outputs: [""], a: a, ctx: ctx)) as? Reshape else { return nil }
+            return .int(c[0].ints, resolved.shape)
         case "Concat":
             let ax = try axis(a.int("axis") ?? 0, rank: max(1, c[0].shape.rank), ctx)
             guard ax == 0, c.allSatisfy({ $0.shape.rank <= 1 }) else { return nil }
@@ -312,9 +306,9 @@ struct ONNXGraphBuilder {
             return .int(out, c[1].shape)
         case "Slice":
             guard c[0].shape.rank == 1 else { return nil }
-            let resolved = try resolve(op, inputs: inputs, outputs: [""], a: a, ctx: ctx)
-            guard case .slice(let s, let e, _, let st) = resolved else { return nil }
-            let r = Reshaping.sliceRange(start: s.first ?? 0, end: e.first ?? Int.max, step: st.first ?? 1, dim: c[0].ints.count)
+            guard let resolved = try Slice.resolve(reader(op, inputs: inputs, outputs: [""], a: a, ctx: ctx)) as? Slice else { return nil }
+            let r = Reshaping.sliceRange(start: resolved.starts.first ?? 0, end: resolved.ends.first ?? Int.max,
+                                         step: resolved.steps.first ?? 1, dim: c[0].ints.count)
             let v = (0..<r.count).map { c[0].ints[r.first + $0 * r.step] }
             return .int(v, Shape([v.count]))
         case "Add", "Sub", "Mul", "Div":
