@@ -54,6 +54,10 @@ extension Graph {
     ///   is bounded by construction; this guards the allocation of crops anyway).
     public func fieldBox(_ layer: Layer, y: Int, x: Int) throws -> (top: Int, left: Int, height: Int, width: Int) {
         let rf = receptiveFields()[layer.tensorName] ?? .pixel
+        if layer.shape.rank == 4, let axes = rf.mapAxes, axes != [2, 3] {
+            throw ConvLensError(.unsupportedFeature, file: "--layer",
+                                "'\(layer.name)' holds its map in axes \(axes) (a channels-last tensor \(layer.shape)); crops and panels need an NCHW layer: choose the layer after the block's Transpose back")
+        }
         let (cy, cx) = rf.center(y: y, x: x)
         let limit = Double(Graph.maximumCropSide)
         guard rf.size.allSatisfy({ $0.isFinite && $0 >= 1 && $0 <= limit }), cy.isFinite, cx.isFinite, abs(cy) <= limit, abs(cx) <= limit else {

@@ -73,7 +73,7 @@ package struct ConvTranspose: DenseBackward {
         let g = geometry
         for i in 0..<2 {
             let s = Double(g.strides[i]), ext = Double(g.extent(i))
-            out.size[i] = min(base.size[i] + ((ext - 1) / s).rounded(.up) * base.jump[i], base.bounds[2 * i + 1] - base.bounds[2 * i] + 1)
+            out.size[i] = min(base.size[i] + ((ext - 1) / s).rounded(.up) * base.jump[i], base.limit(i))
             out.offset[i] = base.offset[i] + (Double(g.pads[i]) - (ext - 1) / 2) / s * base.jump[i]
             out.jump[i] = base.jump[i] / s
         }

@@ -71,7 +71,7 @@ package struct Resize: DenseBackward {
         for i in 0..<2 {
             out.jump[i] = base.jump[i] / scale[i]
             out.offset[i] = base.offset[i] + (0.5 / scale[i] - 0.5) * base.jump[i]
-            out.size[i] = min(base.size[i] + (linear ? base.jump[i] : 0), base.bounds[2 * i + 1] - base.bounds[2 * i] + 1)
+            out.size[i] = min(base.size[i] + (linear ? base.jump[i] : 0), base.limit(i))
         }
         return out
     }

@@ -31,6 +31,8 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
     var axes: [Int]? = nil
     /// The `[H, W]` of a map flattened into the last axis (see ``axes``).
     var flattenedMap: [Int]? = nil
+    /// The input image's `[H, W]` (what a whole-input field covers).
+    var image: [Double] = [1, 1]
 
     enum CodingKeys: String, CodingKey { case size, jump, offset, global }
 
@@ -60,6 +62,7 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
         r.axes = nhwc ? [1, 2] : [2, 3]
         let (h, w) = nhwc ? (d[1], d[2]) : (d[2], d[3])
         r.bounds = [0, Double(h - 1), 0, Double(w - 1)]
+        r.image = [Double(h), Double(w)]
         return r
     }
 
@@ -79,21 +82,32 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
         for i in 0..<2 {
             r.bounds[2 * i] = bounds[2 * i] - Double(padBegin[i]) * jump[i]
             r.bounds[2 * i + 1] = bounds[2 * i + 1] + Double(padEnd[i]) * jump[i]
-            r.size[i] = min(size[i] + Double(extent[i] - 1) * jump[i], r.bounds[2 * i + 1] - r.bounds[2 * i] + 1)
+            r.size[i] = min(size[i] + Double(extent[i] - 1) * jump[i], r.limit(i))
             r.offset[i] = offset[i] + (Double(extent[i] - 1) / 2 - Double(padBegin[i])) * jump[i]
             r.jump[i] = jump[i] * Double(stride[i])
         }
         return r
     }
 
-    /// Every unit sees the whole reachable input (global pooling, fully connected layers).
+    /// The largest useful size along axis `i`: the reachable (padded) range, and never more than
+    /// `2·image − 1`, the box centred anywhere in the image that covers all of it (a larger field
+    /// only adds padding).
+    func limit(_ i: Int) -> Double {
+        min(bounds[2 * i + 1] - bounds[2 * i] + 1, 2 * image[i] - 1)
+    }
+
+    /// The tensor axes holding the map's rows and columns (`[2, 3]` for NCHW layers, `[1, 2]` inside
+    /// a channels-last block); `nil` when every unit sees the whole input or the map is flattened.
+    public var mapAxes: [Int]? { axes.flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// Every unit sees the whole input image (global pooling, fully connected layers): padding
+    /// adds nothing there, so the field is the image itself.
     func wholeInput() -> ReceptiveField {
         var r = self
         for i in 0..<2 {
-            let lo = bounds[2 * i], hi = bounds[2 * i + 1]
-            r.size[i] = hi - lo + 1
-            r.jump[i] = hi - lo + 1
-            r.offset[i] = (lo + hi) / 2
+            r.size[i] = image[i]
+            r.jump[i] = image[i]
+            r.offset[i] = (image[i] - 1) / 2
         }
         r.axes = nil
         r.global = true
