@@ -195,6 +195,9 @@ struct ONNXGraphBuilder {
             for (n, t) in zip(p.output, outs) where !n.isEmpty { consts[n] = .float(t) }
             return
         }
+        if let empty = outShapes.first(where: { $0.count == 0 }) {
+            throw fail(.unsupportedFeature, "\(ctx): its output \(empty) is empty; ConvLens needs non-empty activations")
+        }
         activationCount += outShapes.reduce(0) { $0 + $1.count }
         guard activationCount <= ONNXGraphBuilder.maximumActivationCount else {
             throw fail(.absurdSize, "\(ctx): the activations of the graph up to here need \(activationCount / (1 << 28)) GiB or more, over the limit of \(ONNXGraphBuilder.maximumActivationCount / (1 << 28)) GiB")

@@ -32,6 +32,14 @@ package struct Clip: UnaryElementwise {
         return y
     }
 
+    /// A tight loop (the generic one calls ``value(_:)`` per element through the protocol).
+    package func forward(_ inputs: [Tensor?]) -> ForwardOutput {
+        var out = inputs[0]!
+        let l = lower ?? -.infinity, h = upper ?? .infinity
+        out.scalars.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = min(max(p[i], l), h) } }
+        return ForwardOutput(out)
+    }
+
     package var backwardRule: ElementwiseRule {
         let l = lower ?? -.infinity, h = upper ?? .infinity
         if lower == 0 { return .rectifier(inside: { $0 > 0 && $0 < h }, leak: 0) }

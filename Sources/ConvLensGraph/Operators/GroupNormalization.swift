@@ -24,6 +24,9 @@ package struct GroupNormalization: DenseBackward {
                 throw check.fail("parameter \(i) should have shape [\(x[1])] or [\(groups)]")
             }
         }
+        guard inputs[1]!.dimensions == inputs[2]!.dimensions else {
+            throw check.fail("scale \(inputs[1]!) and bias \(inputs[2]!) must have the same shape")
+        }
         return [Shape(x)]
     }
 

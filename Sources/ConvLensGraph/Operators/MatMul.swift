@@ -17,7 +17,8 @@ package struct MatMul: DenseBackward, PlainResolution {
 
     /// Contracting the last axis keeps a map held in earlier axes (channels-last `Linear`).
     package func receptiveField(_ inputs: [ReceptiveField?], _ context: FieldContext) -> ReceptiveField {
-        let base = context.first(inputs)
+        // A constant left operand: the computed right operand is mixed over all of it.
+        guard let base = inputs[0] else { return ((inputs.count > 1 ? inputs[1] : nil) ?? context.inputField).wholeInput() }
         guard base.axes != nil, let x = context.inputShapes[0], let out = context.outputShapes.first,
               x.rank == out.rank, !base.mapIntersects([x.rank - 1], rank: x.rank) else { return base.wholeInput() }
         return inputs.count > 1 && inputs[1] != nil ? base.withGlobalContext() : base

@@ -13,6 +13,9 @@ package struct Pow: UnaryElementwise {
             throw node.fail(.unsupportedFeature, "Pow with a computed exponent is not supported (only a constant scalar exponent)")
         }
         guard let p = try node.constFloat(1, "exponent") else { throw node.fail("Pow needs an exponent") }
+        if let e = node.shape(1), e.count > node.x.count {
+            throw node.fail(.unsupportedFeature, "Pow with an exponent of higher rank than the base is not supported")
+        }
         return Pow(exponent: p)
     }
 

@@ -53,9 +53,10 @@ package struct Slice: DenseBackward {
         var out = base
         for (k, ax) in axes.enumerated() {
             guard let i = spatial.firstIndex(of: ax) else { continue }
+            guard steps[k] > 0 else { return base.wholeInput() }
             let r = Reshaping.sliceRange(start: starts[k], end: Int.max, step: steps[k], dim: x[ax])
             out.offset[i] = base.offset[i] + Double(r.first) * base.jump[i]
-            out.jump[i] = base.jump[i] * Double(abs(steps[k]))
+            out.jump[i] = base.jump[i] * Double(steps[k])
         }
         return out
     }

@@ -25,7 +25,8 @@ package struct Transpose: DenseBackward {
         guard let axes = base.axes else { return base }
         // A map flattened into the last axis survives only if that axis stays last.
         if axes.isEmpty { return perm.last == perm.count - 1 ? base : base.wholeInput() }
-        return base.moved(to: axes.map { a in perm.firstIndex(of: a)! })
+        let moved = axes.compactMap { a in perm.firstIndex(of: a) }
+        return moved.count == axes.count ? base.moved(to: moved) : base.wholeInput()
     }
 
     package func backward(_ outputs: [Tensor?], _ context: BackwardContext) throws -> [Tensor?] {

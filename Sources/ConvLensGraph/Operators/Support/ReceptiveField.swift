@@ -36,6 +36,18 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey { case size, jump, offset, global }
 
+    /// Equality and hashing over what a field says (size, jump, offset, global), as encoded.
+    public static func == (a: ReceptiveField, b: ReceptiveField) -> Bool {
+        a.size == b.size && a.jump == b.jump && a.offset == b.offset && a.global == b.global
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(size)
+        h.combine(jump)
+        h.combine(offset)
+        h.combine(global)
+    }
+
     public init(size: [Double], jump: [Double], offset: [Double], global: Bool = false) {
         self.size = size
         self.jump = jump
@@ -77,8 +89,9 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
     /// The field after a window of `extent` pixels (dilation included), stride and padding; the
     /// size never exceeds the reachable range.
     func window(extent: [Int], stride: [Int], padBegin: [Int], padEnd: [Int]) -> ReceptiveField {
-        guard !isWholeInput else { return self }
-        var r = self
+        guard let axes, !axes.isEmpty else { return wholeInput() }
+        // Sliding windows run over the NCHW map axes.
+        var r = axes == [2, 3] ? self : moved(to: [2, 3])
         for i in 0..<2 {
             r.bounds[2 * i] = bounds[2 * i] - Double(padBegin[i]) * jump[i]
             r.bounds[2 * i + 1] = bounds[2 * i + 1] + Double(padEnd[i]) * jump[i]
@@ -172,7 +185,7 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
     /// restored by a later reshape.
     func reshaped(from input: [Int], to output: [Int]) -> ReceptiveField {
         guard let axes else { return self }
-        if axes.isEmpty, let hw = flattenedMap {
+        if axes.isEmpty, let hw = flattenedMap, hw[0] * hw[1] > 0 {
             let r = output.count
             if r >= 2, output[r - 2] == hw[0], output[r - 1] == hw[1], let last = input.last, last % (hw[0] * hw[1]) == 0 {
                 var f = moved(to: [r - 2, r - 1])
@@ -182,7 +195,7 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
             if let last = output.last, last % (hw[0] * hw[1]) == 0 { return self }
             return wholeInput()
         }
-        guard axes.count == 2, axes[1] == axes[0] + 1 else { return wholeInput() }
+        guard axes.count == 2, axes[1] == axes[0] + 1, axes[1] < input.count, input[axes[0]] * input[axes[1]] > 0 else { return wholeInput() }
         let lead = input[..<axes[0]].reduce(1, *)
         var prefix = 1
         for p in 0..<max(0, output.count - 1) {
@@ -215,7 +228,7 @@ package struct FieldContext {
 
     /// The `[H, W]` map of input `index` along the spatial axes of `field`.
     func map(_ index: Int, _ field: ReceptiveField) -> [Int]? {
-        guard let axes = field.axes, index < inputShapes.count, let s = inputShapes[index] else { return nil }
+        guard let axes = field.axes, index < inputShapes.count, let s = inputShapes[index], axes.allSatisfy({ $0 < s.rank }) else { return nil }
         return axes.map { s[$0] }
     }
 }
