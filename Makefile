@@ -115,6 +115,7 @@ $(REF_VENV)/bin/python:
 
 model: $(REF_VENV)/bin/python
 	$(REF_VENV)/bin/python Tests/ReferenceGenerators/export_mobilenetv2.py
+	$(REF_VENV)/bin/python Tests/ReferenceGenerators/write_imagenet_labels.py
 
 fixtures: $(REF_VENV)/bin/python keras-fixtures
 	for g in Tests/ReferenceGenerators/make_*.py; do \
