@@ -48,8 +48,8 @@ public struct ProjectionRequest: Sendable {
 
 extension Graph {
     /// The receptive-field box of unit `(y, x)` of a layer in input pixels: `(top, left, height,
-    /// width)`; it may extend past the image (DESIGN.md §1 "crop"), never past the input plus the
-    /// padding on the field's path.
+    /// width)`; it may extend past the image (DESIGN.md §1 "crop"), by at most the padding on the
+    /// field's path and never to more than `2·image − 1` pixels (`ReceptiveField`).
     /// - Throws: ``ConvLensError`` `absurdSize` when the box would not be a sane image size (a field
     ///   is bounded by construction; this guards the allocation of crops anyway).
     public func fieldBox(_ layer: Layer, y: Int, x: Int) throws -> (top: Int, left: Int, height: Int, width: Int) {

@@ -136,6 +136,14 @@ final class ForwardReferenceTests: XCTestCase {
         let block = rf[try graph.layer(matching: "/features/features.1/features.1.0/Add").tensorName]!
         XCTAssertEqual([block.size, block.jump], [[28, 28], [4, 4]])
         XCTAssertFalse(block.global)
+        // Inside the block the map sits in axes 1 and 2: same field, and crops refuse it cleanly.
+        let norm = try graph.layer(matching: "/features/features.1/features.1.0/block/block.2/LayerNormalization")
+        XCTAssertEqual(rf[norm.tensorName]!.mapAxes, [1, 2])
+        XCTAssertEqual(rf[norm.tensorName]!.size, [28, 28])
+        XCTAssertEqual(block.mapAxes, [2, 3])
+        XCTAssertThrowsError(try graph.fieldBox(norm, y: 0, x: 0)) { error in
+            XCTAssertTrue("\(error)".contains("channels-last"), "\(error)")
+        }
     }
 
     /// Every operator the model lacks is named at once, with its first node.

@@ -132,7 +132,7 @@ struct ONNXGraphBuilder {
         var missing: [(op: String, first: String, count: Int)] = []
         for (index, p) in nodes.enumerated() {
             let known = (p.domain.isEmpty || p.domain == "ai.onnx")
-                && (OperatorTable.byONNXType[p.opType] != nil || OperatorTable.foldedOnly.contains(p.opType))
+                && (OperatorTable.byONNXType[p.opType] != nil || OperatorTable.foldedOnly[p.opType] != nil)
             guard !known else { continue }
             let op = p.domain.isEmpty || p.domain == "ai.onnx" ? p.opType : "\(p.domain).\(p.opType)"
             if let i = missing.firstIndex(where: { $0.op == op }) {
@@ -160,7 +160,7 @@ struct ONNXGraphBuilder {
             throw fail("\(ctx) reads tensor '\(i)' that no earlier node produces")
         }
         let type = OperatorTable.byONNXType[op]
-        let required = op == "Constant" ? 0 : (op == "Gather" ? 2 : type?.requiredInputs ?? 1)
+        let required = type?.requiredInputs ?? OperatorTable.foldedOnly[op] ?? 1
         guard inputs.count >= required, !inputs.prefix(required).contains("") else {
             throw fail("\(ctx) needs \(required) input\(required == 1 ? "" : "s"), it has \(inputs.filter { !$0.isEmpty }.count)")
         }

@@ -118,8 +118,9 @@ package enum OperatorTable {
         Softplus.self, Split.self, Sqrt.self, Tanh.self, Transpose.self,
     ]
 
-    /// ONNX operators that ConvLens only folds at import (shape arithmetic on constants).
-    static let foldedOnly = ["Constant", "ConstantOfShape", "Gather", "Shape"]
+    /// ONNX operators that ConvLens only folds at import (shape arithmetic on constants), with the
+    /// number of inputs each requires.
+    static let foldedOnly = ["Constant": 0, "ConstantOfShape": 1, "Gather": 2, "Shape": 1]
 
     /// The operator type for an ONNX `op_type`.
     static let byONNXType: [String: any Operator.Type] = {
@@ -137,5 +138,5 @@ package enum OperatorTable {
 extension Graph {
     /// The ONNX operators ConvLens imports, sorted (derived from the operator table).
     public static let supportedONNXOperators: [String] =
-        (OperatorTable.byONNXType.keys + OperatorTable.foldedOnly).sorted()
+        (Array(OperatorTable.byONNXType.keys) + Array(OperatorTable.foldedOnly.keys)).sorted()
 }

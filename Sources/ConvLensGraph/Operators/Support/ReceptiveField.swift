@@ -4,13 +4,13 @@ import ConvLensCore
 ///
 /// Convention (DESIGN.md §1): `center(y) = offset + y·jump` is the input row of the centre of unit
 /// `y`'s field, which spans `center ± (size − 1)/2`. Computed along the spatial path with the
-/// largest field; a field never extends beyond the input plus the padding on its path
-/// (Docs/Concepts.md "Receptive fields").
+/// largest field; a field never extends beyond the input plus the padding on its path, nor beyond
+/// `2·image − 1` (Docs/Concepts.md "Receptive fields").
 ///
 /// Units that also see the whole input through a branch that is broadcast over the map (a
 /// squeeze-excitation gate, a normalization over the map) are marked ``global``; their `size`,
 /// `jump` and `offset` describe the local path. Units of a global pooling or a fully connected
-/// layer see the whole input: `size` is the input (with padding), `offset` its centre.
+/// layer see the whole input: `size` is the image, `offset` its centre.
 public struct ReceptiveField: Sendable, Hashable, Codable {
     /// Field extent in input pixels `[rows, columns]`.
     public var size: [Double]
@@ -55,6 +55,7 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
         self.global = global
         bounds = [0, size[0] - 1, 0, size[1] - 1]
         axes = [2, 3]
+        image = size
     }
 
     /// A single input pixel.
@@ -91,7 +92,7 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
     func window(extent: [Int], stride: [Int], padBegin: [Int], padEnd: [Int]) -> ReceptiveField {
         guard let axes, !axes.isEmpty else { return wholeInput() }
         // Sliding windows run over the NCHW map axes.
-        var r = axes == [2, 3] ? self : moved(to: [2, 3])
+        var r = moved(to: [2, 3])
         for i in 0..<2 {
             r.bounds[2 * i] = bounds[2 * i] - Double(padBegin[i]) * jump[i]
             r.bounds[2 * i + 1] = bounds[2 * i + 1] + Double(padEnd[i]) * jump[i]
@@ -128,9 +129,8 @@ public struct ReceptiveField: Sendable, Hashable, Codable {
     }
 
     /// The same field on a tensor whose spatial axes are `axes`.
-    func moved(to axes: [Int]?) -> ReceptiveField {
+    func moved(to axes: [Int]) -> ReceptiveField {
         guard !isWholeInput else { return self }
-        guard let axes else { return wholeInput() }
         var r = self
         r.axes = axes
         return r

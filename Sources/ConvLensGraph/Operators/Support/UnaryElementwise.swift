@@ -27,6 +27,8 @@ extension UnaryElementwise {
         [Shape(try check.input(inputs, 0))]
     }
 
+    /// The optimizer specializes this loop for each conforming type; keep ``value(_:)`` branch-free
+    /// where it can be so that the loop vectorizes.
     package func forward(_ inputs: [Tensor?]) -> ForwardOutput {
         var out = inputs[0]!
         out.scalars.withUnsafeMutableBufferPointer { p in
