@@ -76,6 +76,27 @@ public struct Projector: Sendable {
         return results
     }
 
+    /// The gradient-like signal of each seed at an earlier layer: the backward pass of
+    /// ``project(layer:seeds:rule:log:progress:)`` stopped at `target` instead of the input
+    /// (Grad-CAM's `∂y/∂A` under `.backprop`, the true gradient).
+    /// - Parameters:
+    ///   - layer: the seeded layer.
+    ///   - seeds: the seeds, in order.
+    ///   - target: a layer computed before `layer` (or `layer` itself: the seeds are returned).
+    ///   - rule: the rule set (default: the true gradient).
+    /// - Returns: `[S] + target.shape`, seed `i`'s signal in row `i`.
+    /// - Throws: ``ConvLensError`` for a seed out of range, or when `target` does not influence `layer`.
+    public func signal(of layer: Layer, seeds: [Seed], at target: Layer, rule: ProjectionRule = .backprop) throws -> Tensor {
+        let act = trace.activation(layer)
+        let resolved = try seeds.map { try $0.resolve(in: act, layer: layer.name) }
+        let stacked = makeSeeds(resolved, activation: act)
+        if target.tensorName == layer.tensorName { return stacked.dense(layer.shape) }
+        guard target.nodeIndex < layer.nodeIndex else {
+            throw ConvLensError(.invalidArgument, file: "--layer", "layer '\(target.name)' comes after '\(layer.name)'; its signal needs a layer computed before the target")
+        }
+        return try backward(from: layer, seeds: stacked, count: resolved.count, rule: rule, to: target)
+    }
+
     /// Seeds per chunk: as many as ``memoryBudget`` allows (a few signals of the largest tensor on
     /// the backward path per seed; a window can be a whole map), but no more than keep one signal
     /// of that tensor within ``chunkTargetBytes`` — smaller batches stay in cache and in reused
@@ -133,11 +154,14 @@ public struct Projector: Sendable {
     ///
     /// Signals on `[1, C, H, W]` tensors travel in per-seed windows through the operators that have
     /// a windowed form (`Operator.windowedBackward`); the others run on dense signals.
-    func backward(from layer: Layer, seeds: Signal, count: Int, rule: ProjectionRule, log: AlgorithmLog? = nil) throws -> Tensor {
+    func backward(from layer: Layer, seeds: Signal, count: Int, rule: ProjectionRule, log: AlgorithmLog? = nil,
+                  to target: Layer? = nil) throws -> Tensor {
         let graph = trace.graph
+        // Nodes after the target's producer are the only ones its signal passes (topological order).
+        let last = target.map { $0.nodeIndex + 1 } ?? 0
         func shape(_ name: String) -> Shape { (trace.values[name] ?? graph.initializers[name])!.shape }
         var grads: [String: Signal] = [layer.tensorName: seeds]
-        for index in stride(from: layer.nodeIndex, through: 0, by: -1) {
+        for index in stride(from: layer.nodeIndex, through: last, by: -1) {
             let node = graph.nodes[index]
             var outSignals = node.outputs.map { grads.removeValue(forKey: $0) }
             guard outSignals.contains(where: { $0 != nil }) else { continue }
@@ -164,6 +188,12 @@ public struct Projector: Sendable {
                     grads[name] = g
                 }
             }
+        }
+        if let target {
+            guard let g = grads[target.tensorName] else {
+                throw ConvLensError(.invalidArgument, file: "--layer", "layer '\(target.name)' has no influence on '\(layer.name)'")
+            }
+            return g.dense(target.shape)
         }
         guard let g = grads[graph.inputName] else {
             throw ConvLensError(.invalidArgument, file: "--layer", "the input has no influence on layer '\(layer.name)'")

@@ -21,6 +21,8 @@ package struct Arithmetic: Operator {
         return [try check.shape(d)]
     }
 
+    package var locality: ForwardLocality { .pointwise(broadcasting: true) }
+
     package func forward(_ inputs: [Tensor?]) -> ForwardOutput {
         ForwardOutput(op.apply(inputs[0]!, inputs[1]!))
     }

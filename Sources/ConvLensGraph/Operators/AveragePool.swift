@@ -16,6 +16,11 @@ package struct AveragePool: DenseBackward {
         [try PoolingAttributes.outputShape(geometry, inputs, check)]
     }
 
+    package var locality: ForwardLocality {
+        let include = countIncludePad
+        return PoolingAttributes.locality(geometry) { AveragePool(geometry: $0, countIncludePad: include) }
+    }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput {
         ForwardOutput(Pooling.averagePool2D(x[0]!, geometry: geometry, countIncludePad: countIncludePad))
     }

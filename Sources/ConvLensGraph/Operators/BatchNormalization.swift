@@ -31,6 +31,8 @@ package struct BatchNormalization: Operator {
         return [Shape(x)]
     }
 
+    package var locality: ForwardLocality { .pointwise(broadcasting: false) }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput {
         ForwardOutput(Normalization.batchNorm(x[0]!, scale: x[1]!, bias: x[2]!, mean: x[3]!, variance: x[4]!, epsilon: epsilon))
     }

@@ -25,6 +25,8 @@ package struct Concat: DenseBackward {
         return [try check.shape(d)]
     }
 
+    package var locality: ForwardLocality { axis == 1 ? .pointwise(broadcasting: false) : .global }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput { ForwardOutput(Reshaping.concat(x.compactMap { $0 }, axis: axis)) }
 
     package func receptiveField(_ inputs: [ReceptiveField?], _ context: FieldContext) -> ReceptiveField {

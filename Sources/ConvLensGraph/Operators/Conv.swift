@@ -28,6 +28,15 @@ package struct Conv: Operator {
 
     package static func runtimeInputs(_ inputs: [String]) -> [String] { ConvolutionAttributes.runtimeInputs(inputs) }
 
+    package var locality: ForwardLocality {
+        let g = geometry
+        return .window(extent: [g.extent(0), g.extent(1)], strides: g.strides, pads: g.pads) { pads in
+            var local = g
+            local.pads = pads
+            return Conv(local)
+        }
+    }
+
     package func outputShapes(_ inputs: [Shape?], _ check: ShapeCheck) throws -> [Shape] {
         let x = try check.input(inputs, 0, rank: 4), w = try check.input(inputs, 1, rank: 4, "weight")
         let g = geometry

@@ -15,6 +15,8 @@ package struct Identity: Operator, PlainResolution {
     package static func runtimeInputs(_ inputs: [String]) -> [String] { [inputs[0]] }
 
     package func outputShapes(_ inputs: [Shape?], _ check: ShapeCheck) throws -> [Shape] { [Shape(try check.input(inputs, 0))] }
+    package var locality: ForwardLocality { .pointwise(broadcasting: false) }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput { ForwardOutput(x[0]!) }
 
     package func receptiveField(_ inputs: [ReceptiveField?], _ context: FieldContext) -> ReceptiveField {

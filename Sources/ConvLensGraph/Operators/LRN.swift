@@ -28,6 +28,8 @@ package struct LRN: Operator {
         return [Shape(x)]
     }
 
+    package var locality: ForwardLocality { .pointwise(broadcasting: false) }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput {
         ForwardOutput(Normalization.lrn(x[0]!, size: size, alpha: alpha, beta: beta, bias: bias))
     }

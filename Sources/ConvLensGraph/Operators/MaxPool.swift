@@ -17,6 +17,10 @@ package struct MaxPool: Operator {
         [try PoolingAttributes.outputShape(geometry, inputs, check)]
     }
 
+    package var locality: ForwardLocality {
+        PoolingAttributes.locality(geometry) { MaxPool(geometry: $0) }
+    }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput {
         let (y, s) = Pooling.maxPool2D(x[0]!, geometry: geometry)
         return ForwardOutput([y], switches: s)
@@ -114,6 +118,18 @@ enum PoolingAttributes {
             throw check.fail("padding \(g.pads) must be smaller than the window \(g.kernel)")
         }
         return try check.make([x[0], x[1], g.output(x[2], axis: 0), g.output(x[3], axis: 1)])
+    }
+
+    /// A window locality when the output size is ONNX's floor rule (`ceil_mode` windows that
+    /// overhang the padded input are recomputed whole).
+    static func locality(_ g: Pool2DGeometry, _ make: @escaping @Sendable (Pool2DGeometry) -> any Operator) -> ForwardLocality {
+        guard !g.ceilMode else { return .global }
+        let extent = (0..<2).map { g.dilations[$0] * (g.kernel[$0] - 1) + 1 }
+        return .window(extent: extent, strides: g.strides, pads: g.pads) { pads in
+            var local = g
+            local.pads = pads
+            return make(local)
+        }
     }
 
     static func field(_ g: Pool2DGeometry, _ base: ReceptiveField) -> ReceptiveField {

@@ -42,9 +42,27 @@ package protocol Operator: Sendable {
     /// The input signals for an output signal held in per-seed windows.
     /// - Precondition: ``isWindowable(_:)``.
     func windowedBackward(_ g: consuming Tensor, _ windows: SeedWindows, _ context: BackwardContext) throws -> [Signal?]
+    /// How a change confined to a region of the input map reaches the output (the incremental
+    /// forward pass of occlusion, ``Graph/runPatched(_:input:region:keep:)``); `.global` by default.
+    var locality: ForwardLocality { get }
+}
+
+/// How far a change in a region of an operator's `[1, C, H, W]` input spreads in its output.
+package enum ForwardLocality: Sendable {
+    /// Anywhere: the output is recomputed whole.
+    case global
+    /// Output pixel `(y, x)` reads only pixel `(y, x)` of each input: the operator runs on crops of
+    /// its map inputs. Inputs of lower rank are parameters passed whole: per-channel ones
+    /// (`broadcasting: false`, BatchNormalization), or NumPy-broadcast ones (`true`), which must
+    /// then have size 1 along the map axes they align with.
+    case pointwise(broadcasting: Bool)
+    /// A sliding window over input 0 (convolution, pooling); `rebuild` gives the same operator with
+    /// other pads `[top, left, bottom, right]`, which computes any block of outputs from a crop.
+    case window(extent: [Int], strides: [Int], pads: [Int], rebuild: @Sendable ([Int]) -> any Operator)
 }
 
 extension Operator {
+    package var locality: ForwardLocality { .global }
     package static var requiredInputs: Int { 1 }
     package static func runtimeInputs(_ inputs: [String]) -> [String] { inputs.filter { !$0.isEmpty } }
 }

@@ -22,6 +22,8 @@ package struct PRelu: Operator {
         BinaryOperator.add.apply(Tensor(shape: x.shape), slope).scalars
     }
 
+    package var locality: ForwardLocality { .pointwise(broadcasting: true) }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput {
         let a = slopes(x[0]!, x[1]!)
         var y = x[0]!

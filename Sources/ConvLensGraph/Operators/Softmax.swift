@@ -23,6 +23,8 @@ package struct Softmax: DenseBackward {
         return [Shape(x)]
     }
 
+    package var locality: ForwardLocality { axis == 1 && !legacy ? .pointwise(broadcasting: false) : .global }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput {
         let t = x[0]!
         if legacy {

@@ -23,6 +23,8 @@ package protocol UnaryElementwise: Operator {
 }
 
 extension UnaryElementwise {
+    package var locality: ForwardLocality { .pointwise(broadcasting: false) }
+
     package func outputShapes(_ inputs: [Shape?], _ check: ShapeCheck) throws -> [Shape] {
         [Shape(try check.input(inputs, 0))]
     }

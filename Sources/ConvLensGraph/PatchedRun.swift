@@ -1,0 +1,223 @@
+import ConvLensCore
+
+/// A rectangle of map positions, half-open: rows `top..<bottom`, columns `left..<right`.
+public struct MapRegion: Sendable, Hashable {
+    public var top: Int, left: Int, bottom: Int, right: Int
+
+    public init(top: Int, left: Int, bottom: Int, right: Int) {
+        (self.top, self.left, self.bottom, self.right) = (top, left, bottom, right)
+    }
+
+    /// Rows × columns.
+    public var area: Int { max(0, bottom - top) * max(0, right - left) }
+    public var height: Int { bottom - top }
+    public var width: Int { right - left }
+
+    /// The smallest region holding both.
+    func union(_ o: MapRegion) -> MapRegion {
+        MapRegion(top: min(top, o.top), left: min(left, o.left), bottom: max(bottom, o.bottom), right: max(right, o.right))
+    }
+}
+
+/// What an incremental forward pass computed, against a whole one.
+public struct PatchedWork: Sendable {
+    /// Output elements computed (summed over the nodes the change reached).
+    public var computed = 0
+    /// Output elements of a whole forward pass over the same nodes.
+    public var whole = 0
+
+    public init() {}
+
+    public static func += (a: inout PatchedWork, b: PatchedWork) {
+        a.computed += b.computed
+        a.whole += b.whole
+    }
+}
+
+extension Graph {
+    /// The forward pass on an input that differs from the traced one only inside `region` (an
+    /// occluding patch), reusing the clean trace elsewhere.
+    ///
+    /// A change in a region of a `[1, C, H, W]` tensor reaches only a region of each tensor computed
+    /// from it through convolutions, pooling and pointwise operators (``ForwardLocality``): each
+    /// such node computes just that region, from crops of its inputs (the clean values with the
+    /// changed ones laid over them), and a window operator runs with the pads that make the crop
+    /// give exactly the changed outputs. From the first node that mixes the whole map (global
+    /// pooling, a fully connected layer, a normalization over the map, a squeeze-excitation gate)
+    /// the tensors are recomputed whole. Results equal a whole forward pass on the patched input up
+    /// to the summation order inside the kernels.
+    /// - Parameters:
+    ///   - clean: the trace of the unpatched input.
+    ///   - input: the patched input (`inputShape`).
+    ///   - region: where `input` differs from `clean.input` (map axes 2 and 3 of an NCHW input);
+    ///     `nil` recomputes every node the input reaches (NHWC inputs).
+    ///   - keep: the tensors to return.
+    /// - Returns: each tensor of `keep` on the patched input, and the work done.
+    /// - Precondition: the input is `[1, C, H, W]`.
+    public func runPatched(_ clean: Trace, input: Tensor, region: MapRegion?, keep: Set<String>) -> (values: [String: Tensor], work: PatchedWork) {
+        var changed: [String: Change] = [inputName: region.map { .region($0, crop(input, $0)) } ?? .whole(input)]
+        var work = PatchedWork()
+        let last = nodes.lastIndex { node in node.outputs.contains(where: keep.contains) } ?? -1
+        if last >= 0 {
+            for index in 0...last {
+                let node = nodes[index]
+                guard node.inputs.contains(where: { changed[$0] != nil }) else { continue }
+                let outputs = evaluate(node, clean: clean, changed: changed)
+                for (name, c) in zip(node.outputs, outputs) where !name.isEmpty {
+                    if let c { changed[name] = c }
+                    let full = shapes[name]?.count ?? 0
+                    work.whole += full
+                    switch c {
+                    case .region(let r, _)?: work.computed += r.area * (shapes[name].map { $0.count / max(1, $0[2] * $0[3]) } ?? 0)
+                    case .whole?: work.computed += full
+                    case nil: break
+                    }
+                }
+            }
+        }
+        var values: [String: Tensor] = [:]
+        for name in keep {
+            guard let base = clean.values[name] else { continue }
+            switch changed[name] {
+            case .whole(let t)?: values[name] = t
+            case .region(let r, let patch)?: values[name] = Self.overlay(base, patch, at: r)
+            case nil: values[name] = base
+            }
+        }
+        return (values, work)
+    }
+
+    /// A changed tensor: a region of a `[1, C, H, W]` map (the values there), or all of it.
+    enum Change {
+        case region(MapRegion, Tensor)
+        case whole(Tensor)
+    }
+
+    /// The outputs of one node that reads a changed tensor (`nil`: unchanged).
+    private func evaluate(_ node: Node, clean: Trace, changed: [String: Change]) -> [Change?] {
+        func value(_ name: String) -> Tensor? { name.isEmpty ? nil : (clean.values[name] ?? initializers[name]) }
+        func whole(_ name: String) -> Tensor? {
+            switch changed[name] {
+            case .whole(let t)?: return t
+            case .region(let r, let patch)?: return Self.overlay(value(name)!, patch, at: r)
+            case nil: return value(name)
+            }
+        }
+        func recomputeWhole() -> [Change?] {
+            node.op.forward(node.inputs.map(whole)).outputs.map { .whole($0) }
+        }
+        guard node.outputs.count == 1, let outShape = shapes[node.outputs[0]], outShape.rank == 4, outShape[0] == 1 else {
+            return recomputeWhole()
+        }
+        let (outH, outW) = (outShape[2], outShape[3])
+        // Every changed input must be a region of a map.
+        var regions: [MapRegion] = []
+        for name in node.inputs {
+            guard let c = changed[name] else { continue }
+            guard case .region(let r, _) = c else { return recomputeWhole() }
+            regions.append(r)
+        }
+        switch node.op.locality {
+        case .global:
+            return recomputeWhole()
+        case .pointwise(let broadcasting):
+            guard let r = regions.dropFirst().reduce(regions.first, { $0?.union($1) }) else { return [nil] }
+            var args: [Tensor?] = []
+            for name in node.inputs {
+                guard let t = value(name) else { args.append(nil); continue }
+                let d = t.shape.dimensions
+                if d.count == 4, d[2] == outH, d[3] == outW {
+                    args.append(cropChanged(name, t, r, changed))
+                } else if d.count == 4 ? (d[2] == 1 && d[3] == 1) : (!broadcasting || d.suffix(2).allSatisfy { $0 == 1 }) {
+                    args.append(t)  // constant along the map
+                } else {
+                    return recomputeWhole()
+                }
+            }
+            return [.region(r, node.op.forward(args).outputs[0])]
+        case .window(let extent, let strides, let pads, let rebuild):
+            guard regions.count == 1, changed[node.inputs[0]] != nil, let inShape = shapes[node.inputs[0]], inShape.rank == 4 else {
+                return recomputeWhole()
+            }
+            let r = regions[0]
+            let (inH, inW) = (inShape[2], inShape[3])
+            // Outputs whose window [o·s − pad, o·s − pad + extent) meets the changed rows/columns.
+            func outputs(_ lo: Int, _ hi: Int, _ axis: Int, _ n: Int) -> (Int, Int) {
+                let s = strides[axis], p = pads[axis], e = extent[axis]
+                let first = max(0, Self.ceilDiv(lo + p - e + 1, s))
+                let end = min(n, Self.floorDiv(hi - 1 + p, s) + 1)
+                return (first, end)
+            }
+            let (oy0, oy1) = outputs(r.top, r.bottom, 0, outH)
+            let (ox0, ox1) = outputs(r.left, r.right, 1, outW)
+            guard oy0 < oy1, ox0 < ox1 else { return [nil] }
+            // The input rows/columns those outputs read, clipped to the map; the clipped part is padding.
+            let y0 = oy0 * strides[0] - pads[0], y1 = (oy1 - 1) * strides[0] - pads[0] + extent[0]
+            let x0 = ox0 * strides[1] - pads[1], x1 = (ox1 - 1) * strides[1] - pads[1] + extent[1]
+            let need = MapRegion(top: max(0, y0), left: max(0, x0), bottom: min(inH, y1), right: min(inW, x1))
+            let localPads = [need.top - y0, need.left - x0, y1 - need.bottom, x1 - need.right]
+            var args = node.inputs.map(value)
+            args[0] = cropChanged(node.inputs[0], args[0]!, need, changed)
+            let out = rebuild(localPads).forward(args).outputs[0]
+            return [.region(MapRegion(top: oy0, left: ox0, bottom: oy1, right: ox1), out)]
+        }
+    }
+
+    /// `t[:, :, region]` with a change laid over it.
+    private func cropChanged(_ name: String, _ t: Tensor, _ r: MapRegion, _ changed: [String: Change]) -> Tensor {
+        var out = crop(t, r)
+        guard case .region(let cr, let patch)? = changed[name] else { return out }
+        let c = t.shape[1]
+        let top = max(r.top, cr.top), bottom = min(r.bottom, cr.bottom)
+        let left = max(r.left, cr.left), right = min(r.right, cr.right)
+        guard top < bottom, left < right else { return out }
+        out.scalars.withUnsafeMutableBufferPointer { dst in
+            patch.scalars.withUnsafeBufferPointer { src in
+                for ch in 0..<c {
+                    for y in top..<bottom {
+                        let d = dst.baseAddress! + (ch * r.height + y - r.top) * r.width + (left - r.left)
+                        let s = src.baseAddress! + (ch * cr.height + y - cr.top) * cr.width + (left - cr.left)
+                        d.update(from: s, count: right - left)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `t[:, :, region]` of a `[1, C, H, W]` tensor.
+    private func crop(_ t: Tensor, _ r: MapRegion) -> Tensor {
+        let c = t.shape[1], h = t.shape[2], w = t.shape[3]
+        precondition(r.top >= 0 && r.left >= 0 && r.bottom <= h && r.right <= w)
+        return Tensor(shape: [1, c, r.height, r.width]) { out in
+            t.scalars.withUnsafeBufferPointer { src in
+                for ch in 0..<c {
+                    for y in 0..<r.height {
+                        let s = src.baseAddress! + (ch * h + r.top + y) * w + r.left
+                        (out.baseAddress! + (ch * r.height + y) * r.width).update(from: s, count: r.width)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `base` with `patch` written at `region` (map axes 2 and 3).
+    static func overlay(_ base: Tensor, _ patch: Tensor, at r: MapRegion) -> Tensor {
+        var out = base
+        let c = base.shape[1], h = base.shape[2], w = base.shape[3]
+        out.scalars.withUnsafeMutableBufferPointer { dst in
+            patch.scalars.withUnsafeBufferPointer { src in
+                for ch in 0..<c {
+                    for y in 0..<r.height {
+                        (dst.baseAddress! + (ch * h + r.top + y) * w + r.left)
+                            .update(from: src.baseAddress! + (ch * r.height + y) * r.width, count: r.width)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    static func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+    static func ceilDiv(_ a: Int, _ b: Int) -> Int { -floorDiv(-a, b) }
+}
