@@ -52,7 +52,8 @@ public struct GradCAMRequest: Sendable {
     public var targets: [AttributionTarget] = [.topClass]
     /// Keep only the positive part of the map (the paper's ReLU; Captum's `relu_attributions`).
     public var relu = true
-    /// Also compute guided Grad-CAM (guided backprop × the upsampled map).
+    /// Also compute guided Grad-CAM (guided backprop × the upsampled positive part of the map,
+    /// whatever ``relu`` says).
     public var guided = true
     /// How the map is upsampled to the input.
     public var interpolation: Interpolation = .bilinear
@@ -84,7 +85,7 @@ public struct GradCAM: Sendable {
     public let map: Tensor
     /// ``map`` upsampled to the input, `[H, W]`.
     public let upsampled: Tensor
-    /// Guided backprop × ``upsampled``, `[1, C, H, W]` (NCHW), when requested.
+    /// Guided backprop × the upsampled positive part of ``map``, `[1, C, H, W]` (NCHW), when requested.
     public let guided: Tensor?
 }
 
@@ -197,10 +198,14 @@ extension Model {
                 let up = Self.upsample(mapTensor, height: inH, width: inW, request.interpolation)
                 var guidedTensor: Tensor? = nil
                 if request.guided {
+                    // Guided Grad-CAM always weighs by the positive part of the map (the paper's
+                    // definition; Captum's GuidedGradCam), taken before upsampling.
+                    let positive = request.relu ? up
+                        : Self.upsample(Tensor(shape: mapTensor.shape, scalars: map.map { max($0, 0) }), height: inH, width: inW, request.interpolation)
                     var t = nchw(guided[s].tensor)
                     let planeIn = inH * inW
                     for c in 0..<t.shape[1] {
-                        for j in 0..<planeIn { t.scalars[c * planeIn + j] *= up.scalars[j] }
+                        for j in 0..<planeIn { t.scalars[c * planeIn + j] *= positive.scalars[j] }
                     }
                     guidedTensor = t
                 }

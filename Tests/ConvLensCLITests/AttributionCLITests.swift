@@ -1,0 +1,82 @@
+import ConvLens
+import Foundation
+import TestSupport
+import XCTest
+
+/// `convlens gradcam` and `convlens occlusion` end to end.
+final class AttributionCLITests: XCTestCase {
+    private let model = fixture("attribution/cnn/model.onnx")
+    private let input = fixture("attribution/cnn/input.npy")
+    private let layer = "/features/features.9/Relu"
+
+    private func outputs(_ dir: String) throws -> [[String: Any]] {
+        let manifest = try JSONSerialization.jsonObject(with: try AtomicFile.read(dir + "/manifest.json")) as! [String: Any]
+        return manifest["outputs"] as! [[String: Any]]
+    }
+
+    func testGradCAMWritesMapsOverlaysAndGuidedViews() throws {
+        let out = try temporaryDirectory(self) + "/g"
+        let r = try runCLI(["gradcam", "--model", model, "--image", input, "--layer", layer, "--class", "5,1", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("2 Grad-CAM maps"), r.stdout)
+        let all = try outputs(out)
+        XCTAssertEqual(all.filter { $0["kind"] as? String == "gradcam" }.compactMap { $0["channel"] as? Int }, [5, 1])
+        XCTAssertEqual(all.filter { $0["kind"] as? String == "gradcam-input" }.count, 2)
+        XCTAssertEqual(all.filter { $0["kind"] as? String == "guided-gradcam" }.count, 2)
+        let cam = try NPY.read(out + "/features_features.9_Relu_class5_gradcam.npy")
+        assertClose(cam, try NPY.read(fixture("attribution/cnn/gradcam_0.npy")), tolerance: 1e-5)
+        XCTAssertEqual(try NPY.read(out + "/features_features.9_Relu_class5_gradcam_input.npy").shape, [40, 40])
+        let overlay = try Image.read(out + "/features_features.9_Relu_class5_gradcam.png")
+        XCTAssertGreaterThanOrEqual(overlay.width, 40)
+        XCTAssertGreaterThan(overlay.height, 40)  // the colour bar under the image
+        let guided = try NPY.read(out + "/features_features.9_Relu_class5_guided-gradcam.npy")
+        assertClose(guided, try NPY.read(fixture("attribution/cnn/guided_gradcam_0_bilinear.npy")), tolerance: 1e-5)
+    }
+
+    func testGradCAMOfAUnitWithoutGuidedView() throws {
+        let out = try temporaryDirectory(self) + "/g"
+        let r = try runCLI(["gradcam", "--model", model, "--image", input, "--layer", "/features/features.5/Relu",
+                            "--target-layer", "/features/features.7/Relu", "--channel", "1", "--at", "7,7", "--no-relu", "--no-guided", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let cam = try NPY.read(out + "/features_features.5_Relu_features_features.7_Relu_c1_y7_x7_gradcam.npy")
+        assertClose(cam, try NPY.read(fixture("attribution/cnn/gradcam_2.npy")), tolerance: 1e-5)
+        XCTAssertTrue(try outputs(out).allSatisfy { $0["kind"] as? String != "guided-gradcam" })
+    }
+
+    func testOcclusionWritesMapsAttributionAndTopClasses() throws {
+        let out = try temporaryDirectory(self) + "/o"
+        let r = try runCLI(["occlusion", "--model", model, "--image", input, "--window", "12", "--stride", "6", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("36 window positions (6×6)"), r.stdout)
+        let kinds = try outputs(out).compactMap { $0["kind"] as? String }
+        XCTAssertEqual(kinds, ["occlusion-map", "occlusion", "occlusion-top"])
+        assertClose(try NPY.read(out + "/class5_occlusion.npy"), try NPY.read(fixture("attribution/cnn/occlusion_0.npy")), tolerance: 1e-5)
+        assertClose(try NPY.read(out + "/class5_occlusion_map.npy"), try NPY.read(fixture("attribution/cnn/occlusion_0_probability.npy")), tolerance: 1e-5)
+        XCTAssertEqual(try NPY.read(out + "/occlusion_top.npy").scalars, try NPY.read(fixture("attribution/cnn/occlusion_0_top.npy")).scalars)
+        for png in ["class5_occlusion.png", "class5_occlusion_map.png", "occlusion_top.png"] {
+            XCTAssertGreaterThanOrEqual(try Image.read(out + "/" + png).width, 36, png)
+        }
+    }
+
+    func testBadRequestsExitWithOneLineAndWriteNothing() throws {
+        let dir = try temporaryDirectory(self)
+        let cases: [([String], Int32, String)] = [
+            (["occlusion", "--window", "41"], 2, "--window"),
+            (["occlusion", "--class", "10"], 2, "--class"),
+            (["occlusion", "--stride", "0"], 64, "--stride"),
+            (["occlusion", "--baseline", "nan"], 64, "--baseline"),
+            (["gradcam", "--layer", "/fc/Gemm"], 2, "[1, C, H, W]"),
+            (["gradcam", "--layer", "nope"], 2, "nope"),
+            (["gradcam", "--layer", layer, "--opacity", "2"], 64, "--opacity"),
+            (["gradcam", "--layer", layer, "--channel", "1"], 64, "--target-layer"),
+        ]
+        for (k, (args, status, mention)) in cases.enumerated() {
+            let out = dir + "/bad\(k)"
+            let r = try runCLI(args + ["--model", model, "--image", input, "--out", out])
+            XCTAssertEqual(r.status, status, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(mention), "\(args): \(r.stderr)")
+            if status == 2 { XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr) }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(args) left \(out)")
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import ConvLens
+import Foundation
+import TestSupport
+import XCTest
+
+/// Grad-CAM, guided Grad-CAM and occlusion against Captum in float64
+/// (Tests/ReferenceGenerators/make_attribution_fixtures.py).
+final class AttributionReferenceTests: XCTestCase {
+    struct Expected: Decodable {
+        struct Unit: Decodable {
+            var layer: String
+            var channel: Int
+            var y: Int
+            var x: Int
+        }
+        struct CAM: Decodable {
+            var file: String
+            var relu: Bool
+            var layer: String
+            var `class`: Int?
+            var guided: [String: String]?
+            var unit: Unit?
+        }
+        struct Occlusion: Decodable {
+            var file: String
+            var window: Int
+            var stride: Int
+            var target: String
+            var probability: String
+            var top: String
+            var unit_map: String
+            var `class`: Int
+            var unit: Unit
+        }
+        var model: String
+        var input: String
+        var gradcam: [CAM]
+        var occlusion: [Occlusion]
+    }
+
+    static let cases = ["cnn", "resnet"]
+
+    func load(_ name: String) throws -> (Expected, Model, Trace, String) {
+        let dir = fixture("attribution/\(name)")
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/expected.json")))
+        let model = try Model.load(dir + "/" + expected.model)
+        let trace = try model.run(try model.input(from: dir + "/" + expected.input))
+        return (expected, model, trace, dir)
+    }
+
+    func testGradCAMMatchesCaptum() throws {
+        var checked = 0
+        for name in Self.cases {
+            let (expected, model, trace, dir) = try load(name)
+            XCTAssertEqual(expected.gradcam.count, 3)
+            for ref in expected.gradcam {
+                var request = GradCAMRequest(layer: ref.layer)
+                request.relu = ref.relu
+                if let c = ref.class {
+                    request.targets = [.classIndex(c)]
+                } else if let u = ref.unit {
+                    request.targets = [.unit(layer: u.layer, channel: u.channel, y: u.y, x: u.x)]
+                    request.guided = false
+                }
+                for mode in GradCAMRequest.Interpolation.allCases {
+                    request.interpolation = mode
+                    let results = try model.gradCAM(request, trace: trace)
+                    XCTAssertEqual(results.count, 1)
+                    let r = results[0]
+                    assertClose(r.map, try NPY.read(dir + "/" + ref.file), tolerance: 1e-5, "\(name) \(ref.file)")
+                    if ref.relu { XCTAssertGreaterThanOrEqual(r.map.scalars.min()!, 0) }
+                    if let file = ref.guided?[mode.rawValue] {
+                        let g = try XCTUnwrap(r.guided)
+                        assertClose(g, try NPY.read(dir + "/" + file), tolerance: 1e-5, "\(name) \(file)")
+                        checked += 1
+                    }
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertEqual(checked, 2 * 3 * 2 + 2 * 2 * 2)
+    }
+
+    /// Several targets in one request give what each gives alone (one batched backward pass).
+    func testGradCAMBatchesTargets() throws {
+        let (expected, model, trace, _) = try load("cnn")
+        var request = GradCAMRequest(layer: expected.gradcam[0].layer)
+        request.targets = [.classIndex(0), .topClass, .classIndex(3)]
+        let together = try model.gradCAM(request, trace: trace)
+        XCTAssertEqual(together.count, 3)
+        for (k, target) in request.targets.enumerated() {
+            var one = request
+            one.targets = [target]
+            let alone = try model.gradCAM(one, trace: trace)[0]
+            XCTAssertEqual(alone.target, together[k].target)
+            assertClose(together[k].map, alone.map, tolerance: 1e-6)
+            assertClose(together[k].guided!, alone.guided!, tolerance: 1e-6)
+        }
+        XCTAssertEqual(together[1].target.channel, expected.gradcam[0].class)
+    }
+
+    func testGradCAMRejectsBadLayersAndTargets() throws {
+        let (expected, model, trace, _) = try load("cnn")
+        var request = GradCAMRequest(layer: "/fc/Gemm")
+        assertThrowsConvLensError(.unsupportedFeature, mentioning: "[1, C, H, W]") { try model.gradCAM(request, trace: trace) }
+        request.layer = expected.gradcam[0].layer
+        request.targets = [.classIndex(10)]
+        assertThrowsConvLensError(.outOfRange, mentioning: "class 10") { try model.gradCAM(request, trace: trace) }
+        // A unit computed before the weighted layer: its signal cannot reach it.
+        request.targets = [.unit(layer: "/features/features.2/Relu", channel: 0)]
+        assertThrowsConvLensError(.invalidArgument, mentioning: "comes after") { try model.gradCAM(request, trace: trace) }
+    }
+
+    func testOcclusionMatchesCaptum() throws {
+        var checked = 0
+        for name in Self.cases {
+            let (expected, model, trace, dir) = try load(name)
+            for ref in expected.occlusion {
+                for incremental in [true, false] {
+                    var request = OcclusionRequest()
+                    request.window = ref.window
+                    request.stride = ref.stride
+                    request.incremental = incremental
+                    // The class, the unit, and (for unit cases) the channel's map sum Captum explains.
+                    request.targets = [.classIndex(ref.class), .unit(layer: ref.unit.layer, channel: ref.unit.channel, y: ref.unit.y, x: ref.unit.x)]
+                    if ref.target == "unit" { request.targets.append(.unit(layer: ref.unit.layer, channel: ref.unit.channel)) }
+                    let maps = try model.occlusion(request, trace: trace)
+                    let what = "\(name) \(ref.file) incremental \(incremental)"
+                    assertClose(maps.values[0], try NPY.read(dir + "/" + ref.probability), tolerance: 1e-5, what)
+                    assertClose(maps.values[1], try NPY.read(dir + "/" + ref.unit_map), tolerance: 1e-5, what)
+                    XCTAssertEqual(maps.topClass?.scalars, try NPY.read(dir + "/" + ref.top).scalars, what)
+                    let attribution = ref.target == "unit" ? maps.attributions[2] : maps.attributions[0]
+                    assertClose(attribution, try NPY.read(dir + "/" + ref.file), tolerance: 1e-5, what)
+                    if incremental { XCTAssertLessThan(maps.work.computed, maps.work.whole, what) }
+                    else { XCTAssertEqual(maps.work.computed, maps.work.whole, what) }
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertEqual(checked, 2 * 5)
+    }
+
+    /// On the bundled MobileNetV2 (Conv, Clip, residual Add, global pooling, Gemm), the incremental
+    /// forward pass gives the whole one's values.
+    func testIncrementalForwardEqualsWholeOnMobileNetV2() throws {
+        let model = try Model.load(nil)
+        let trace = try model.run(try model.input(from: nil))
+        var request = OcclusionRequest()
+        request.window = 48
+        request.stride = 88
+        request.targets = [.topClass, .unit(layer: "/features/features.6/Add", channel: 3)]
+        let fast = try model.occlusion(request, trace: trace)
+        request.incremental = false
+        let slow = try model.occlusion(request, trace: trace)
+        XCTAssertEqual(fast.rows, [0, 88, 176])
+        for k in 0..<2 { assertClose(fast.values[k], slow.values[k], tolerance: 1e-5) }
+        XCTAssertEqual(fast.topClass?.scalars, slow.topClass?.scalars)
+        XCTAssertLessThan(Double(fast.work.computed), 0.8 * Double(fast.work.whole))
+    }
+
+    func testOcclusionRejectsAWindowLargerThanTheInput() throws {
+        let (_, model, trace, _) = try load("cnn")
+        var request = OcclusionRequest()
+        request.window = 41
+        assertThrowsConvLensError(.outOfRange, mentioning: "40×40") { try model.occlusion(request, trace: trace) }
+    }
+}
