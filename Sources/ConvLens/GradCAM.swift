@@ -228,7 +228,8 @@ extension Model {
     }
 
     /// Computes Grad-CAM and writes, per target, the map (`.npy`, `[h, w]`, kind `gradcam`) with the
-    /// map over the input as PNG, the upsampled map (`[H, W]`, kind `gradcam-input`) and, when
+    /// map over the input as PNG (viridis from 0 to the maximum; the diverging colormap for signed
+    /// maps), the upsampled map (`[H, W]`, kind `gradcam-input`) and, when
     /// requested, guided Grad-CAM (`[1, C, H, W]` and its PNG, kind `guided-gradcam`), and
     /// `manifest.json`.
     /// - Throws: `ConvLensError` before anything is written for a bad layer or target.
@@ -260,8 +261,11 @@ extension Model {
                 return o
             }
             try NPY.write(r.map, to: "\(directory)/\(name).npy")
-            let overlay = Overlay(colormap: .diverging, opacity: request.opacity, legend: true)
-                .render(image: background, map: r.upsampled.scalars, mapWidth: r.upsampled.shape[1], mapHeight: r.upsampled.shape[0])
+            // A ReLU'd map on viridis from 0 to its maximum; a signed one on the diverging colormap.
+            let colormap: Colormap = request.relu ? .viridis : .diverging
+            let range = request.relu ? ValueRange(min: 0, max: r.upsampled.range.max) : nil
+            let overlay = Overlay(colormap: colormap, opacity: request.opacity, legend: true)
+                .render(image: background, map: r.upsampled.scalars, mapWidth: r.upsampled.shape[1], mapHeight: r.upsampled.shape[0], range: range)
             try overlay.writePNG(to: "\(directory)/\(name).png")
             manifest.outputs.append(output("gradcam", r.map, npy: "\(name).npy", png: "\(name).png"))
             try NPY.write(r.upsampled, to: "\(directory)/\(name)_input.npy")
