@@ -69,9 +69,10 @@ extension Model {
         guard request.baseline.isFinite else { throw ConvLensError(.invalidArgument, file: "--baseline", "the baseline must be a finite number") }
         let targets = try resolve(request.targets, trace: trace, mapSums: true)
         let scores = try? scoreLayer()
-        var keep = Set(targets.map(\.layer.tensorName))
-        if let scores { keep.insert(scores.tensorName) }
-        func evaluate(_ values: [String: Tensor]) -> (targets: [Float], top: (Int, Float)?) {
+        var needed = Set(targets.map(\.layer.tensorName))
+        if let scores { needed.insert(scores.tensorName) }
+        let keep = needed
+        @Sendable func evaluate(_ values: [String: Tensor]) -> (targets: [Float], top: (Int, Float)?) {
             var probabilities: [Double]? = nil
             if let scores, let s = values[scores.tensorName] { probabilities = Self.softmax(s.scalars) }
             let v = targets.map { t -> Float in
@@ -92,37 +93,47 @@ extension Model {
         var top = [Float](repeating: 0, count: total), topP = [Float](repeating: 0, count: total)
         var hasTop = false
         var work = PatchedWork()
-        for (i, y0) in rows.enumerated() {
-            for (j, x0) in cols.enumerated() {
-                let region = MapRegion(top: y0, left: x0, bottom: min(h, y0 + request.window), right: min(w, x0 + request.window))
-                var patched = x
+        // Window positions run concurrently (each forward pass is independent); the attribution
+        // sums are accumulated afterwards, in position order.
+        let boxes = rows.flatMap { y0 in cols.map { x0 in
+            MapRegion(top: y0, left: x0, bottom: min(h, y0 + request.window), right: min(w, x0 + request.window))
+        } }
+        let results = ResultSlots<(targets: [Float], top: (Int, Float)?, work: PatchedWork)>(count: total)
+        let counter = ProgressCounter(total: total, progress)
+        let nhwc = inputIsNHWC
+        Parallelism.forEach(total) { k in
+            let region = boxes[k]
+            var patched = x
+            patched.scalars.withUnsafeMutableBufferPointer { p in
                 for ch in 0..<c {
                     for y in region.top..<region.bottom {
-                        for xx in region.left..<region.right { patched.scalars[(ch * h + y) * w + xx] = request.baseline }
+                        let row = p.baseAddress! + (ch * h + y) * w
+                        for xx in region.left..<region.right { row[xx] = request.baseline }
                     }
                 }
-                let (out, done): ([String: Tensor], PatchedWork)
-                if inputIsNHWC {
-                    (out, done) = trace.graph.runPatched(trace, input: Reshaping.transpose(patched, perm: [0, 2, 3, 1]), region: nil, keep: keep)
-                } else {
-                    (out, done) = trace.graph.runPatched(trace, input: patched, region: request.incremental ? region : nil, keep: keep)
-                }
-                work += done
-                let e = evaluate(out)
-                let k = i * cols.count + j
-                for t in targets.indices {
-                    values[t][k] = e.targets[t]
-                    let delta = Double(clean[t]) - Double(e.targets[t])
-                    for y in region.top..<region.bottom {
-                        for xx in region.left..<region.right { sums[t][y * w + xx] += delta }
-                    }
-                }
-                for y in region.top..<region.bottom {
-                    for xx in region.left..<region.right { counts[y * w + xx] += 1 }
-                }
-                if let (best, p) = e.top { (top[k], topP[k], hasTop) = (Float(best), p, true) }
-                progress?(k + 1, total)
             }
+            let (out, done) = nhwc
+                ? trace.graph.runPatched(trace, input: Reshaping.transpose(patched, perm: [0, 2, 3, 1]), region: nil, keep: keep)
+                : trace.graph.runPatched(trace, input: patched, region: request.incremental ? region : nil, keep: keep)
+            let e = evaluate(out)
+            results.set(k, (e.targets, e.top, done))
+            counter.advance()
+        }
+        for k in 0..<total {
+            let (v, best, done) = results.get(k)
+            let region = boxes[k]
+            work += done
+            for t in targets.indices {
+                values[t][k] = v[t]
+                let delta = Double(clean[t]) - Double(v[t])
+                for y in region.top..<region.bottom {
+                    for xx in region.left..<region.right { sums[t][y * w + xx] += delta }
+                }
+            }
+            for y in region.top..<region.bottom {
+                for xx in region.left..<region.right { counts[y * w + xx] += 1 }
+            }
+            if let (b, p) = best { (top[k], topP[k], hasTop) = (Float(b), p, true) }
         }
         let attributions = sums.map { s -> Tensor in
             let plane = (0..<(h * w)).map { counts[$0] == 0 ? Float(0) : Float(s[$0] / Double(counts[$0])) }
@@ -263,5 +274,36 @@ extension Model {
             legend.append(line.image)
         }
         return Canvas.vertical([canvas.image] + legend, spacing: 2)
+    }
+}
+
+/// One result per work item, written concurrently to distinct slots.
+final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ value: T) { lock.withLock { slots[i] = value } }
+    func get(_ i: Int) -> T { lock.withLock { slots[i]! } }
+}
+
+/// Counts finished work items from several threads and reports them in order.
+final class ProgressCounter: @unchecked Sendable {
+    private var done = 0
+    private let total: Int
+    private let report: ((Int, Int) -> Void)?
+    private let lock = NSLock()
+
+    init(total: Int, _ report: ((Int, Int) -> Void)?) {
+        self.total = total
+        self.report = report
+    }
+
+    func advance() {
+        lock.withLock {
+            done += 1
+            report?(done, total)
+        }
     }
 }

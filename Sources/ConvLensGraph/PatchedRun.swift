@@ -127,7 +127,11 @@ extension Graph {
                 guard let t = value(name) else { args.append(nil); continue }
                 let d = t.shape.dimensions
                 if d.count == 4, d[2] == outH, d[3] == outW {
-                    args.append(cropChanged(name, t, r, changed))
+                    if case .region(let cr, let patch)? = changed[name], cr == r {
+                        args.append(patch)  // the change covers the region: no copy
+                    } else {
+                        args.append(cropChanged(name, t, r, changed))
+                    }
                 } else if d.count == 4 ? (d[2] == 1 && d[3] == 1) : (!broadcasting || d.suffix(2).allSatisfy { $0 == 1 }) {
                     args.append(t)  // constant along the map
                 } else {
