@@ -72,7 +72,7 @@ ONNX_MODEL = os.path.join(REPO, "Sources", "ConvLens", "Resources", "models", "m
 
 QUICK = ARGS.quick
 RUNS = 3 if QUICK else 5
-ALL_IDS = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "F-captum"]
+ALL_IDS = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "F-captum", "O"]
 
 # Workload sizes (the contract's "full" and "quick" columns).
 A_CHANNELS = 64 if QUICK else 192
@@ -517,11 +517,34 @@ def workload_E(k):
                   note=f"batch {E_BATCH}, 128->128, 56x56, stride 1, pad {k // 2}, no bias")
 
 
+def workload_O():
+    """Captum's Occlusion on torchvision's MobileNetV2 (random weights), a 32-pixel window over all
+    channels, class 0's softmax probability; the best of perturbations_per_eval 1 and 16."""
+    from captum.attr import Occlusion
+    model = model_D_torch().eval()
+    x = random_images(1, 224, 2007)
+    stride = 32 if QUICK else 16
+    positions = (math.ceil((224 - 32) / stride) + 1) ** 2
+    occ = Occlusion(lambda inp: torch.softmax(model(inp), dim=1))
+    methods = {}
+    for ppe in (1, 16):
+        def run():
+            with torch.no_grad():
+                occ.attribute(x, sliding_window_shapes=(3, 32, 32), strides=(3, stride, stride), baselines=0,
+                              target=0, perturbations_per_eval=ppe)
+        methods[f"captum-ppe{ppe}"] = timed_median(run)
+    best = min(methods, key=methods.get)
+    flops = (1 + positions) * conv_flops(model, x)
+    return record("O", methods, best, positions, flops,
+                  note=f"captum.attr.Occlusion, window 32, stride {stride} ({positions} positions), baseline 0, "
+                       f"softmax probability of class 0; perturbations_per_eval 1 and 16")
+
+
 WORKLOADS = {"A": workload_A, "B": workload_B, "C": workload_C,
              "D1": lambda: workload_D(1), "D16": lambda: workload_D(16),
              "E3": lambda: workload_E(3), "E5": lambda: workload_E(5),
              "E7": lambda: workload_E(7), "E11": lambda: workload_E(11),
-             "F": workload_F, "F-captum": workload_F_captum}
+             "F": workload_F, "F-captum": workload_F_captum, "O": workload_O}
 
 
 # ----------------------------------------------------------------------------------------------

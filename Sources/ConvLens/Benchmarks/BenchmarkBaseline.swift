@@ -105,6 +105,9 @@ public struct BenchmarkComparison: Sendable, Equatable {
         case "D1", "D16":
             target = "≤1.5× ORT (stretch)"
             verdict = check(1 / 1.5)
+        case "O":
+            target = "≥5× captum"
+            verdict = check(5)
         case "F":
             target = "≥1×, ≥8× captum"
             let captum = baseline.entries["F-captum"]?.seconds

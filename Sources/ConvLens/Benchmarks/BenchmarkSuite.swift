@@ -11,7 +11,7 @@ import Foundation
 /// decisions), then ``runs(quick:)`` times; the median is reported.
 public enum BenchmarkSuite {
     /// Every workload id, in suite order.
-    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F"]
+    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O"]
 
     /// The layer workload C seeds in the bundled MobileNetV2: block 16's projection (BN folded), `[1, 160, 7, 7]`.
     public static let mobileNetProbe = "/features/features.16/conv/conv.2/Conv"
@@ -163,6 +163,27 @@ public enum BenchmarkSuite {
             return try projection(graph: BenchmarkNetworks.vgg16Features(), layer: BenchmarkNetworks.vggProbe,
                                   images: 1, channels: channels, rule: .deconvnet, inputSeed: 0xF0,
                                   what: "VGG16 features.29, deconvnet, \(channels) ch")
+        case "O":
+            // Occlusion (issue 17): the bundled MobileNetV2 on a random input, a 32-pixel window,
+            // class 0's probability; the forward trace is part of the job.
+            let graph = try mobileNet(batch: 1)
+            let model = try Model(path: graph.source, graph: graph)
+            var rng = SplitMix64(seed: 0x0C)
+            let x = rng.normalTensor(graph.inputShape)
+            var request = OcclusionRequest()
+            request.window = 32
+            request.stride = quick ? 32 : 16
+            request.targets = [.classIndex(0)]
+            let positions = request.positions(graph.inputShape[2]).count * request.positions(graph.inputShape[3]).count
+            let fraction = WorkFraction()
+            return Prepared(what: "MobileNetV2 occlusion, 32 px window, stride \(request.stride) (\(positions) positions)", seeds: positions,
+                            flops: Double(1 + positions) * graph.forwardConvolutionFlops,
+                            note: "forward + one incremental forward per window position; flops: (1 + positions) × a whole forward's convolutions",
+                            run: {
+                                let maps = try model.occlusion(request, trace: try graph.run(x))
+                                fraction.set(Double(maps.work.computed) / Double(max(1, maps.work.whole)))
+                                return String(format: "incremental: %.0f%% of the activations", 100 * fraction.value)
+                            })
         default:
             throw ConvLensError(.invalidArgument, file: "--only", "unknown workload '\(id)'; the workloads are \(ids.joined(separator: ", "))")
         }
@@ -204,4 +225,10 @@ public enum BenchmarkSuite {
                             return labels.sorted().map { $0.hasPrefix("auto:") ? String($0.dropFirst(5)) : $0 }.joined(separator: ",")
                         }, work: work)
     }
+}
+
+/// A number set by a workload's run and read by its label.
+final class WorkFraction: @unchecked Sendable {
+    private(set) var value = 0.0
+    func set(_ v: Double) { value = v }
 }
