@@ -24,6 +24,13 @@ public struct ComparisonRequest: Sendable {
     public var algorithm: ConvolutionAlgorithm = .auto
     /// The most bytes of backward signals held at once (``Projector/memoryBudget``).
     public var memoryBudget: Int = Projector.defaultMemoryBudget
+    /// Adds a `GRAD-CAM` column: the unit's Grad-CAM at this layer (computed before the unit's
+    /// layer), over the input; `nil`: no column.
+    public var gradCAMLayer: String?
+    /// Adds an `OCCLUSION` column: how much the unit's activation drops when the window covers each
+    /// pixel (Zeiler & Fergus's figure 7 for one unit), over the input; `nil`: no column. Its
+    /// targets are replaced by the panel's units.
+    public var occlusion: OcclusionRequest?
 
     public init(layer: String) { self.layer = layer }
 }
@@ -33,7 +40,8 @@ extension Model {
     ///
     /// A panel holds, left to right: the input with the unit's receptive-field box, the input cropped
     /// to that field, the channel's activation map blended on the input, and the deconvnet, guided
-    /// and backprop projections cropped to the field (fully connected units: whole images, no box).
+    /// and backprop projections cropped to the field (fully connected units: whole images, no box);
+    /// then, when requested, the unit's Grad-CAM and occlusion maps over the whole input.
     /// - Throws: `ConvLensError` for an unknown layer, channel or position before anything is
     ///   written.
     @discardableResult
@@ -55,16 +63,39 @@ extension Model {
                 progress?(k * seeds.count + done, 3 * seeds.count)
             })
         }
+        let inputImage = try displayImage(of: input).rgb()
+        let units = resolved.map { AttributionTarget.unit(layer: request.layer, channel: $0.channel, y: $0.y, x: $0.x) }
+        var extra = [[(String, Image)]](repeating: [], count: resolved.count)
+        if let camLayer = request.gradCAMLayer {
+            var cam = GradCAMRequest(layer: camLayer)
+            cam.targets = units
+            cam.guided = false
+            for (i, r) in try gradCAM(cam, trace: trace).enumerated() {
+                let overlay = Overlay(colormap: .viridis, opacity: 0.5, legend: false)
+                    .render(image: inputImage, map: r.upsampled.scalars, mapWidth: r.upsampled.shape[1], mapHeight: r.upsampled.shape[0],
+                            range: ValueRange(min: 0, max: r.upsampled.range.max))
+                extra[i].append(("GRAD-CAM", overlay))
+            }
+        }
+        if var occlusionRequest = request.occlusion {
+            occlusionRequest.targets = units
+            let maps = try occlusion(occlusionRequest, trace: trace)
+            for (i, a) in maps.attributions.enumerated() {
+                let plane = Array(a.scalars[0..<(a.shape[2] * a.shape[3])])
+                let overlay = Overlay(colormap: .diverging, opacity: 0.6, legend: false)
+                    .render(image: inputImage, map: plane, mapWidth: a.shape[3], mapHeight: a.shape[2])
+                extra[i].append(("OCCLUSION", overlay))
+            }
+        }
         try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "compare", input: input, parameters: parameters)
         var display = request.display
         display.bgr = (input.preprocessing ?? preprocessing).channelOrder == .bgr
-        let inputImage = try displayImage(of: input).rgb()
         let stem = fileStem(forLayer: layer.name)
         var panels: [Image] = []
         for (i, seed) in resolved.enumerated() {
             let panel = try comparisonPanel(layer: layer, seed: seed, activation: act, inputImage: inputImage, input: input,
-                                            projections: byRule.map { $0[i].tensor }, display: display, tile: request.tileSize)
+                                            projections: byRule.map { $0[i].tensor }, extra: extra[i], display: display, tile: request.tileSize)
             panels.append(panel)
             let name = "\(stem)_c\(seed.channel)_panel"
             try NPY.write(panel.unitTensor(), to: "\(directory)/\(name).npy")
@@ -106,7 +137,7 @@ extension Model {
 
     /// One labelled panel.
     private func comparisonPanel(layer: Layer, seed: ResolvedSeed, activation: Tensor, inputImage: Image, input: ModelInput,
-                                 projections: [Tensor], display: Display, tile: Int) throws -> Image {
+                                 projections: [Tensor], extra: [(String, Image)], display: Display, tile: Int) throws -> Image {
         func fit(_ image: Image) -> Image {
             let w = max(1, Int((Double(tile) * Double(image.width) / Double(image.height)).rounded()))
             if image.height <= tile / 2, tile % image.height == 0, w == image.width * (tile / image.height) {
@@ -139,6 +170,7 @@ extension Model {
         for (rule, p) in zip(ProjectionRule.allCases, projections) {
             tiles.append((rule.rawValue.uppercased(), fit(display.render(crops(nchw(p))))))
         }
+        tiles += extra.map { ($0.0, fit($0.1)) }
         let font = BitmapFont.standard
         let labelled: [Image] = tiles.map { label, image in
             var band = Canvas(width: image.width, height: font.glyphHeight + 4, background: .white)

@@ -105,6 +105,33 @@ public actor Session {
         return all
     }
 
+    /// Grad-CAM (and guided Grad-CAM) of the request's targets at its layer, on the current input.
+    /// - Throws: `ConvLensError` for an unknown layer, a layer that is not `[1, C, H, W]`, or a
+    ///   target out of range.
+    public func gradCAM(_ request: GradCAMRequest) throws -> [GradCAM] { try model.gradCAM(request, trace: trace) }
+
+    /// Occlusion maps of the request's targets on the current input.
+    /// - Parameter progress: called as window positions complete.
+    /// - Throws: `ConvLensError` for a window larger than the input or a target out of range.
+    public func occlusion(_ request: OcclusionRequest, progress: (@Sendable (WorkProgress) -> Void)? = nil) throws -> OcclusionMaps {
+        try model.occlusion(request, trace: trace) { progress?(WorkProgress(done: $0, total: $1)) }
+    }
+
+    /// Writes Grad-CAM maps, overlays and guided views (as `convlens gradcam`).
+    @discardableResult
+    public func exportGradCAM(_ request: GradCAMRequest, to directory: String) throws -> Manifest {
+        try model.writeGradCAM(request, trace: trace, input: input, to: directory, parameters: [:]).0
+    }
+
+    /// Writes occlusion maps and attributions (as `convlens occlusion`).
+    @discardableResult
+    public func exportOcclusion(_ request: OcclusionRequest, to directory: String,
+                                progress: (@Sendable (WorkProgress) -> Void)? = nil) throws -> Manifest {
+        try model.writeOcclusion(request, trace: trace, input: input, to: directory, parameters: [:]) {
+            progress?(WorkProgress(done: $0, total: $1))
+        }.0
+    }
+
     /// Writes projections with their PNGs, arrays and `manifest.json` (as `convlens project`).
     @discardableResult
     public func exportProjections(_ request: ProjectionRequest, to directory: String,

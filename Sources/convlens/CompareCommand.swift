@@ -22,12 +22,21 @@ struct CompareCommand: AsyncParsableCommand {
     @Option(help: "Tile height in pixels.")
     var tileSize = 128
 
+    @Option(help: "Add a Grad-CAM column: the unit's Grad-CAM at this earlier layer.")
+    var gradcamLayer: String?
+
+    @Option(help: "Add an occlusion column with this window size (pixels; stride: half the window).")
+    var occlusionWindow: Int?
+
     @Option(help: "Output folder (created if missing).")
     var out: String
 
     func validate() throws {
         if !(16...1024).contains(tileSize) { throw ValidationError("--tile-size must be between 16 and 1024") }
         if inputOptions.gridScale != nil { throw ValidationError("--scale layer|tile does not apply to compare") }
+        if let w = occlusionWindow, !(1...Preprocessing.maximumSize).contains(w) {
+            throw ValidationError("--occlusion-window must be between 1 and \(Preprocessing.maximumSize)")
+        }
     }
 
     func run() async throws {
@@ -43,6 +52,13 @@ struct CompareCommand: AsyncParsableCommand {
             request.memoryBudget = algorithmOptions.memoryBudget.bytes
             algorithmOptions.apply()
             request.tileSize = tileSize
+            request.gradCAMLayer = gradcamLayer
+            if let w = occlusionWindow {
+                var o = OcclusionRequest()
+                o.window = w
+                o.stride = max(1, w / 2)
+                request.occlusion = o
+            }
             let input = try inputOptions.load(for: model)
             let trace = try model.run(input)
             var params = modelOptions.parameters.merging(inputOptions.parameters) { a, _ in a }
@@ -51,6 +67,8 @@ struct CompareCommand: AsyncParsableCommand {
             params["display"] = .string(display.rawValue)
             params["lrn"] = .string(lrn.rawValue)
             params["tile-size"] = .integer(tileSize)
+            if let gradcamLayer { params["gradcam-layer"] = .string(gradcamLayer) }
+            if let occlusionWindow { params["occlusion-window"] = .integer(occlusionWindow) }
             params["out"] = .string(out)
             let progress = ProgressLine(label: "compare")
             let manifest = try model.writeComparisons(request, trace: trace, input: input, to: out, parameters: params, progress: progress.update)

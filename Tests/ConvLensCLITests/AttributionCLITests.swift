@@ -79,4 +79,28 @@ final class AttributionCLITests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(args) left \(out)")
         }
     }
+
+    /// `compare --gradcam-layer --occlusion-window` adds two columns of the same tile size.
+    func testCompareGainsGradCAMAndOcclusionColumns() throws {
+        let dir = try temporaryDirectory(self)
+        let base = ["compare", "--model", model, "--image", input, "--layer", "/features/features.7/Relu", "--channel", "1",
+                    "--tile-size", "40"]
+        let plain = try runCLI(base + ["--out", dir + "/plain"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let more = try runCLI(base + ["--gradcam-layer", "/features/features.5/Relu", "--occlusion-window", "8", "--out", dir + "/more"])
+        XCTAssertEqual(more.status, 0, more.stderr)
+        let a = try Image.read(dir + "/plain/features_features.7_Relu_c1_panel.png")
+        let b = try Image.read(dir + "/more/features_features.7_Relu_c1_panel.png")
+        XCTAssertEqual(b.height, a.height)
+        XCTAssertEqual(b.width, a.width + 2 * (40 + 4))
+        let manifest = try JSONSerialization.jsonObject(with: try AtomicFile.read(dir + "/more/manifest.json")) as! [String: Any]
+        let parameters = manifest["parameters"] as! [String: Any]
+        XCTAssertEqual(parameters["gradcam-layer"] as? String, "/features/features.5/Relu")
+        XCTAssertEqual(parameters["occlusion-window"] as? Int, 8)
+        // A Grad-CAM layer after the unit's layer is a one-line error and writes nothing.
+        let bad = try runCLI(base + ["--gradcam-layer", "/features/features.9/Relu", "--out", dir + "/bad"])
+        XCTAssertEqual(bad.status, 2, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("comes after"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+    }
 }

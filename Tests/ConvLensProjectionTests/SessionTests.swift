@@ -37,6 +37,34 @@ final class SessionTests: XCTestCase {
             XCTAssertEqual(e.code, .unknownLayer)
         }
     }
+
+    /// Grad-CAM and occlusion through the session: the bundled photograph's top class is the
+    /// Egyptian cat, and the views agree with the model-level calls on the same trace.
+    func testSessionAttributions() async throws {
+        let session = try await Session()
+        var cam = GradCAMRequest(layer: "#93")
+        cam.targets = [.topClass, .unit(layer: "#96", channel: 7)]
+        let maps = try await session.gradCAM(cam)
+        XCTAssertEqual(maps.map(\.target.channel), [285, 7])
+        XCTAssertEqual(maps[0].target.label, "Egyptian cat")
+        XCTAssertEqual(maps[0].map.shape.dimensions, [7, 7])
+        XCTAssertEqual(maps[0].upsampled.shape.dimensions, [224, 224])
+        XCTAssertGreaterThan(maps[0].map.scalars.max()!, 0)
+
+        var occlusion = OcclusionRequest()
+        occlusion.window = 56
+        occlusion.stride = 56
+        let seen = LockedCounter()
+        let result = try await session.occlusion(occlusion) { seen.record($0) }
+        XCTAssertEqual(result.rows, [0, 56, 112, 168])
+        XCTAssertEqual(seen.last, WorkProgress(done: 16, total: 16))
+        XCTAssertEqual(result.targets.map(\.channel), [285])
+        // Some patch lowers the cat's probability; none leaves it undefined.
+        XCTAssertLessThan(result.values[0].scalars.min()!, result.clean[0])
+        XCTAssertTrue(result.values[0].scalars.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 })
+        let direct = try Model.load(nil).occlusion(occlusion, trace: await session.trace)
+        XCTAssertEqual(direct.values[0].scalars, result.values[0].scalars)
+    }
 }
 
 final class LockedCounter: @unchecked Sendable {
