@@ -1,0 +1,16 @@
+#!/bin/sh
+# Regenerates the pictures of Docs/Attribution.md from the bundled model and images.
+# Usage: Scripts/doc-images.sh [path/to/convlens]   (default: .build/release/convlens)
+set -eu
+BIN=${1:-.build/release/convlens}
+IMAGES=Sources/ConvLens/Resources/images
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+"$BIN" gradcam --image "$IMAGES/rocket.jpg" --layer '#96' --out "$TMP/g" >/dev/null
+cp "$TMP"/g/*_class540_gradcam.png Docs/images/gradcam-rocket.png
+"$BIN" occlusion --image "$IMAGES/coffee.png" --window 40 --stride 16 --out "$TMP/o" >/dev/null
+cp "$TMP/o/class967_occlusion.png" Docs/images/occlusion-espresso.png
+cp "$TMP/o/class967_occlusion_map.png" Docs/images/occlusion-espresso-map.png
+"$BIN" compare --layer '#52' --channel 3 --gradcam-layer '#20' --occlusion-window 48 --out "$TMP/c" >/dev/null
+cp "$TMP"/c/*_c3_panel.png Docs/images/compare-gradcam-occlusion.png
+echo "Docs/images: gradcam-rocket.png occlusion-espresso.png occlusion-espresso-map.png compare-gradcam-occlusion.png"
