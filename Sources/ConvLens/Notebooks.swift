@@ -18,6 +18,13 @@ public struct NotebookRequest: Sendable {
         case projections
         /// Comparison panels: field, activation, deconvnet, guided, backprop side by side.
         case compare
+        /// Grad-CAM of the top class at each layer (a `[1, C, H, W]` layer), with guided Grad-CAM.
+        case gradcam
+        /// Occlusion of the top class: probability per window position and per pixel.
+        case occlusion
+
+        /// The sections a notebook holds unless told otherwise.
+        public static let defaults: [Section] = [.filters, .activations, .projections, .compare]
     }
 
     /// The layer queries, in order (each one's units get projections and panels).
@@ -29,8 +36,8 @@ public struct NotebookRequest: Sendable {
     public var strongest: Int?
     /// The unit position in layer-map coordinates; `nil` means each channel's argmax.
     public var at: (y: Int, x: Int)?
-    /// The sections, in ``Section`` order.
-    public var sections: [Section] = Section.allCases
+    /// The sections, in ``Section`` order (``Section/defaults`` unless set).
+    public var sections: [Section] = Section.defaults
     /// Projection rules of the `projections` section.
     public var rules: [ProjectionRule] = ProjectionRule.allCases
     /// `unit` or `map` seeds for the `projections` section.
@@ -310,6 +317,32 @@ extension Model {
                 let kept = try collect(sub, m)
                 reload(Array(kept.filter { $0.kind == "panel" && $0.channel != nil }.prefix(2))) { "show_image(ARRAY, \"\($0.layer ?? "") c\($0.channel ?? 0) panel\")" }
             }
+        }
+        if sections.contains(.gradcam) {
+            for layer in layers where layer.shape.rank == 4 {
+                let stem = fileStem(forLayer: layer.name)
+                let sub = "gradcam/\(stem)"
+                let (m, results) = try writeGradCAM(GradCAMRequest(layer: layer.name), trace: trace, input: input,
+                                                    to: "\(directory)/\(sub)", parameters: params)
+                let label = results.first?.target.label ?? "the top class"
+                nb.markdown("## Grad-CAM at `\(layer.name)`\n\nWhere the top class (\(label)) finds its evidence in this layer's maps: each channel weighted by the mean gradient of the class score, summed, ReLU'd and upsampled to the input; guided Grad-CAM multiplies that map with the guided-backprop projection. Arrays: the map `[h, w]`, the upsampled map `[H, W]`, guided Grad-CAM `[1, C, H, W]`.\n\n```sh\nconvlens gradcam\(modelFlag)\(imageFlag) --layer \(shellQuote(layer.name)) --out \(sub)\n```")
+                try embed(sub, m, kinds: ["gradcam", "guided-gradcam"]) { "\($0.kind) of \($0.label ?? "")" }
+                let kept = try collect(sub, m)
+                reload(kept.filter { $0.kind == "gradcam" }) { _ in "show_maps(ARRAY[None, None], \"Grad-CAM at \(layer.name)\")" }
+            }
+        }
+        if sections.contains(.occlusion), graph.inputShape.rank == 4 {
+            let sub = "occlusion"
+            let side = min(nchw(trace.input).shape[2], nchw(trace.input).shape[3])
+            var or = OcclusionRequest()
+            or.window = max(1, side / 7)
+            or.stride = max(1, or.window / 2)
+            let (m, maps) = try writeOcclusion(or, trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params)
+            let label = maps.targets.first?.label ?? "the top class"
+            nb.markdown("## Occlusion\n\nA gray square (\(or.window) pixels, stride \(or.stride)) slid over the image: the probability of the top class (\(label)) with the square at each position, the drop it causes at each pixel, and the top class at each position (Zeiler & Fergus, figure 7). Arrays: the maps `[rows, columns]`, the attribution `[1, C, H, W]`.\n\n```sh\nconvlens occlusion\(modelFlag)\(imageFlag) --window \(or.window) --stride \(or.stride) --out \(sub)\n```")
+            try embed(sub, m, kinds: ["occlusion", "occlusion-map", "occlusion-top"]) { "\($0.kind) of \($0.label ?? "")" }
+            let kept = try collect(sub, m)
+            reload(kept.filter { $0.kind == "occlusion-map" }) { _ in "show_maps(ARRAY[None, None], \"top-class probability per window position\")" }
         }
         nb.markdown("## Every array\n\n`manifest.json` lists every file this notebook came with and the shape of each array; the cell below reloads them all and checks the shapes.")
         nb.code("""

@@ -29,7 +29,7 @@ struct NotebookCommand: AsyncParsableCommand {
 
     @OptionGroup var algorithmOptions: AlgorithmOptions
 
-    @Option(help: "Sections, comma-separated: filters, activations, projections, compare (default: all four).")
+    @Option(help: "Sections, comma-separated: filters, activations, projections, compare, gradcam, occlusion (default: the first four).")
     var sections: String = "filters,activations,projections,compare"
 
     @Option(help: "Seed of the projections: unit or map.")
@@ -73,7 +73,7 @@ struct NotebookCommand: AsyncParsableCommand {
         if let at, UnitOptions.position(at) == nil { throw ValidationError("--at must be Y,X with non-negative integers, got '\(at)'") }
         if at != nil && seed == .map { throw ValidationError("--at applies to unit seeds") }
         if rule != "all" && ProjectionRule(rawValue: rule) == nil { throw ValidationError("--rule must be deconvnet, guided, backprop or all") }
-        if parsedSections == nil { throw ValidationError("--sections must list filters, activations, projections or compare, got '\(sections)'") }
+        if parsedSections == nil { throw ValidationError("--sections must list filters, activations, projections, compare, gradcam or occlusion, got '\(sections.prefix(80))'") }
         if !(16...1024).contains(tileSize) { throw ValidationError("--tile-size must be between 16 and 1024") }
         if let m = maxTiles, m < 1 { throw ValidationError("--max-tiles must be at least 1") }
         if let m = maxArrayBytes, m < 0 { throw ValidationError("--max-array-bytes must not be negative") }

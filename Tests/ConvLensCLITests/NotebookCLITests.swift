@@ -74,6 +74,28 @@ final class NotebookCLITests: XCTestCase {
         XCTAssertEqual(try NPY.read(out + "/" + (activation["npy"] as! String)).shape.dimensions, [1, 16, 112, 112])
     }
 
+    /// The opt-in gradcam and occlusion sections: their commands, pictures and arrays.
+    func testGradCAMAndOcclusionSections() throws {
+        let out = try temporaryFolder()
+        let model = fixture("attribution/cnn/model.onnx"), image = fixture("attribution/cnn/input.npy")
+        let r = try runCLI(["notebook", "--model", model, "--image", image, "--layer", "/features/features.9/Relu",
+                            "--sections", "gradcam,occlusion", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let nb = try json(out + "/notebook.ipynb")
+        let text = try XCTUnwrap(nb["cells"] as? [[String: Any]]).map { cell -> String in
+            (cell["source"] as? [String])?.joined() ?? (cell["source"] as? String ?? "")
+        }.joined(separator: "\n")
+        XCTAssertTrue(text.contains("## Grad-CAM at `/features/features.9/Relu`"), text)
+        XCTAssertTrue(text.contains("convlens gradcam"), text)
+        XCTAssertTrue(text.contains("convlens occlusion"), text)
+        XCTAssertFalse(text.contains("## Filters"))
+        let outputs = try XCTUnwrap(try json(out + "/manifest.json")["outputs"] as? [[String: Any]])
+        let kinds = Set(outputs.compactMap { $0["kind"] as? String })
+        XCTAssertTrue(kinds.isSuperset(of: ["gradcam", "gradcam-input", "guided-gradcam", "occlusion", "occlusion-map", "occlusion-top"]), "\(kinds)")
+        let cam = try XCTUnwrap(outputs.first { $0["kind"] as? String == "gradcam" }?["npy"] as? String)
+        assertClose(try NPY.read(out + "/" + cam), try NPY.read(fixture("attribution/cnn/gradcam_0.npy")), tolerance: 1e-5)
+    }
+
     func testMaxArrayBytesDropsLargeArraysButKeepsPictures() throws {
         let out = try temporaryFolder()
         let r = try runCLI(["notebook", "--layer", "#4", "--sections", "activations", "--max-array-bytes", "1000", "--out", out])
