@@ -110,7 +110,7 @@ public struct Display: Sendable, Hashable {
     }
 
     /// Separable Gaussian blur with edge replication; the kernel spans ±3σ.
-    static func gaussianBlur(_ v: [Float], height h: Int, width w: Int, sigma: Double) -> [Float] {
+    package static func gaussianBlur(_ v: [Float], height h: Int, width w: Int, sigma: Double) -> [Float] {
         guard sigma > 0.3 else { return v }
         let r = Int((3 * sigma).rounded(.up))
         var k = (-r...r).map { Float(Foundation.exp(-Double($0 * $0) / (2 * sigma * sigma))) }

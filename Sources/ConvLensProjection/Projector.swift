@@ -97,6 +97,18 @@ public struct Projector: Sendable {
         return try backward(from: layer, seeds: stacked, count: resolved.count, rule: rule, to: target)
     }
 
+    /// The gradient (under `rule`, the true gradient by default) of `Σ seed ⊙ layer` with respect
+    /// to the input: one dense backward pass. Works on traces of any batch size (the seed has the
+    /// layer's shape, batch included).
+    /// - Returns: a tensor of the input's shape.
+    /// - Throws: ``ConvLensError`` when the input does not influence the layer.
+    public func gradient(of layer: Layer, seed: Tensor, rule: ProjectionRule = .backprop) throws -> Tensor {
+        let shape = trace.activation(layer).shape
+        precondition(seed.shape == shape, "the seed must have the layer's shape \(shape)")
+        let g = try backward(from: layer, seeds: Signal(dense: seed.reshaped(Shape([1] + shape.dimensions))), count: 1, rule: rule)
+        return g.reshaped(trace.graph.inputShape)
+    }
+
     /// Seeds per chunk: as many as ``memoryBudget`` allows (a few signals of the largest tensor on
     /// the backward path per seed; a window can be a whole map), but no more than keep one signal
     /// of that tensor within ``chunkTargetBytes`` — smaller batches stay in cache and in reused

@@ -10,7 +10,7 @@ struct ConvLensCommand: AsyncParsableCommand {
         version: convLensVersion,
         subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, FiltersCommand.self,
                       TensorboardCommand.self, ProjectCommand.self, CompareCommand.self, NotebookCommand.self, DemoCommand.self,
-                      ScanCommand.self, ScanMergeCommand.self, TopKCommand.self, GradCAMCommand.self, OcclusionCommand.self, BenchCommand.self])
+                      ScanCommand.self, ScanMergeCommand.self, TopKCommand.self, GradCAMCommand.self, OcclusionCommand.self, OptimizeCommand.self, BenchCommand.self])
 }
 
 /// Runs a command body, mapping ``ConvLensError`` to one line on stderr and exit status 2.
