@@ -510,7 +510,7 @@ extension Model {
             manifest.outputs.append(o)
             let curve = Tensor(shape: Shape([result.curves[s].count]), scalars: result.curves[s])
             try NPY.write(curve, to: "\(directory)/\(stem)_objective.npy")
-            try Self.plot(result.curves[s], title: "\(result.layer.name) C\(c)").writePNG(to: "\(directory)/\(stem)_objective.png")
+            try Self.plot(result.curves[s], title: "\(result.layer.name.suffix(24)) C\(c)").writePNG(to: "\(directory)/\(stem)_objective.png")
             var q = Manifest.Output(kind: "objective-curve")
             q.layer = result.layer.name
             q.channel = c

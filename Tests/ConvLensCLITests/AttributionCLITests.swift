@@ -103,4 +103,52 @@ final class AttributionCLITests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("comes after"), bad.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
     }
+
+    func testOptimizeWritesImagesCurvesAndManifest() throws {
+        let model = fixture("optimize/model.onnx")
+        let out = try temporaryDirectory(self) + "/opt"
+        let r = try runCLI(["optimize", "--model", model, "--layer", "/relu2/Relu", "--channel", "3,7", "--steps", "6",
+                            "--tv", "0.1", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("2 optimized images"), r.stdout)
+        let outputs = try self.outputs(out)
+        XCTAssertEqual(outputs.compactMap { $0["kind"] as? String }, ["optimized", "objective-curve", "optimized", "objective-curve"])
+        let image = try NPY.read(out + "/relu2_Relu_c3_optimized.npy")
+        XCTAssertEqual(image.shape, [1, 3, 32, 32])
+        XCTAssertEqual(try NPY.read(out + "/relu2_Relu_c7_objective.npy").shape, [6])
+        let png = try Image.read(out + "/relu2_Relu_c3_optimized.png")
+        XCTAssertEqual([png.width, png.height], [32, 32])
+        // Same seed, same images.
+        let again = try runCLI(["optimize", "--model", model, "--layer", "/relu2/Relu", "--channel", "3,7", "--steps", "6",
+                                "--tv", "0.1", "--out", out + "2"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try NPY.read(out + "2/relu2_Relu_c3_optimized.npy").scalars, image.scalars)
+        // Classes and pixels with the toolbox's regularizers.
+        let classes = try runCLI(["optimize", "--model", model, "--class", "1", "--param", "pixels", "--steps", "4",
+                                  "--blur-every", "2", "--decay", "0.01", "--clip-norm", "10", "--out", out + "3"])
+        XCTAssertEqual(classes.status, 0, classes.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "3/class1_optimized.png"))
+    }
+
+    func testOptimizeRejectsBadRequests() throws {
+        let model = fixture("optimize/model.onnx")
+        let dir = try temporaryDirectory(self)
+        let cases: [([String], Int32, String)] = [
+            (["--layer", "/relu2/Relu", "--channel", "40"], 2, "out of range"),
+            (["--layer", "nope", "--channel", "1"], 2, "nope"),
+            (["--layer", "/relu2/Relu", "--channel", "1", "--blur-every", "3"], 2, "--param pixels"),
+            (["--layer", "/relu2/Relu", "--channel", "1", "--unit", "--at", "99,0"], 2, "--at"),
+            (["--class", "1", "--channel", "1"], 64, "--class"),
+            (["--layer", "/relu2/Relu"], 64, "--channel"),
+            (["--layer", "/relu2/Relu", "--channel", "1", "--lr", "nan"], 64, "--lr"),
+            (["--layer", "/relu2/Relu", "--channel", "1", "--decay", "1"], 64, "--decay"),
+        ]
+        for (k, (args, status, mention)) in cases.enumerated() {
+            let out = dir + "/bad\(k)"
+            let r = try runCLI(["optimize", "--model", model, "--steps", "2"] + args + ["--out", out])
+            XCTAssertEqual(r.status, status, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(mention), "\(args): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(args) left \(out)")
+        }
+    }
 }

@@ -130,4 +130,33 @@ final class OptimizationReferenceTests: XCTestCase {
             XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(t)")
         }
     }
+
+    /// On the bundled MobileNetV2, a short run beats every bundled photograph on the channels it
+    /// maximizes (the optimized image is what the channel wants more than any real image here).
+    func testOptimizedImagesBeatTheBundledPhotographs() throws {
+        let model = try Model.load(nil)
+        let layer = try model.graph.layer(matching: "#10")
+        let channels = [1, 2]
+        var best = [Float](repeating: -.infinity, count: channels.count)
+        for name in ["chelsea.png", "coffee.png", "rocket.jpg"] {
+            let trace = try model.run(try model.input(from: try BundledResources.path("images/" + name)))
+            let act = trace.activation(layer)
+            let plane = act.shape[2] * act.shape[3]
+            for (k, c) in channels.enumerated() {
+                let mean = act.scalars[(c * plane)..<((c + 1) * plane)].reduce(0, +) / Float(plane)
+                best[k] = max(best[k], mean)
+            }
+        }
+        var request = OptimizeRequest(objective: .channelMean(layer: "#10"), channels: channels)
+        request.steps = 48
+        let seen = LockedCounter()
+        let result = try model.optimize(request) { seen.record(WorkProgress(done: $0, total: $1)) }
+        XCTAssertEqual(seen.last, WorkProgress(done: 48, total: 48))
+        XCTAssertEqual(result.images.shape.dimensions, [2, 3, 224, 224])
+        XCTAssertTrue(result.images.scalars.allSatisfy { $0 > 0 && $0 < 1 })
+        for k in channels.indices {
+            XCTAssertGreaterThan(result.final[k], best[k], "channel \(channels[k])")
+            XCTAssertEqual(result.curves[k].count, 48)
+        }
+    }
 }
