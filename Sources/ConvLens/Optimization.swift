@@ -268,8 +268,9 @@ public struct OptimizationProblem: Sendable {
     /// One forward and backward pass of `graph` (batch = `images.count`): the objectives and the
     /// input gradient.
     private func gradient(graph: Graph, input: Tensor, images: [Int]) throws -> ([Float], Tensor) {
-        let trace = try graph.run(input)
+        // Only the nodes up to the objective's layer.
         let l = graph.layers[layer.index]
+        let trace = try graph.run(input, through: l.nodeIndex)
         let act = trace.activation(l)
         var seed = Tensor(shape: act.shape)
         let n = images.count

@@ -25,17 +25,20 @@ public struct Trace: Sendable {
 
 extension Graph {
     /// Runs the graph forward and records every activation and max-pool switch.
-    /// - Parameter input: a tensor of shape ``inputShape``.
+    /// - Parameters:
+    ///   - input: a tensor of shape ``inputShape``.
+    ///   - lastNode: stop after this node (the trace then holds the nodes up to it: enough to seed
+    ///     and project any layer they compute); `nil` runs the whole graph.
     /// - Returns: the ``Trace``.
     /// - Throws: ``ConvLensError`` with code `shapeMismatch` when the input has the wrong shape.
     /// - Complexity: one pass over the nodes; memory holds every activation.
-    public func run(_ input: Tensor) throws -> Trace {
+    public func run(_ input: Tensor, through lastNode: Int? = nil) throws -> Trace {
         guard input.shape == inputShape else {
             throw ConvLensError(.shapeMismatch, "the input has shape \(input.shape); the model expects \(inputShape)")
         }
         var values: [String: Tensor] = [inputName: input]
         var switches: [String: [Int32]] = [:]
-        for node in nodes {
+        for node in nodes.prefix(lastNode.map { $0 + 1 } ?? nodes.count) {
             let args = node.inputs.map { name -> Tensor? in
                 name.isEmpty ? nil : (values[name] ?? initializers[name])
             }

@@ -139,8 +139,10 @@ public enum ImageTransform: Sendable, Hashable {
                         let sy = -sinA * dxp + cosA * dyp + cy
                         let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
                         let fx = Float(sx - Double(x0)), fy = Float(sy - Double(y0))
-                        let taps = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x0 + 1, (1 - fy) * fx), (y0 + 1, x0, fy * (1 - fx)), (y0 + 1, x0 + 1, fy * fx)]
-                        for (ty, tx, wt) in taps where ty >= 0 && ty < h && tx >= 0 && tx < w && wt != 0 {
+                        for tap in 0..<4 {
+                            let ty = y0 + tap / 2, tx = x0 + tap % 2
+                            let wt = (tap / 2 == 0 ? 1 - fy : fy) * (tap % 2 == 0 ? 1 - fx : fx)
+                            guard ty >= 0 && ty < h && tx >= 0 && tx < w && wt != 0 else { continue }
                             for p in 0..<planes {
                                 if adjoint {
                                     dst[(p * h + ty) * w + tx] += wt * src[(p * h + y) * w + xx]

@@ -72,7 +72,7 @@ ONNX_MODEL = os.path.join(REPO, "Sources", "ConvLens", "Resources", "models", "m
 
 QUICK = ARGS.quick
 RUNS = 3 if QUICK else 5
-ALL_IDS = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "F-captum", "O"]
+ALL_IDS = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "F-captum", "O", "M1", "M16"]
 
 # Workload sizes (the contract's "full" and "quick" columns).
 A_CHANNELS = 64 if QUICK else 192
@@ -540,11 +540,33 @@ def workload_O():
                        f"softmax probability of class 0; perturbations_per_eval 1 and 16")
 
 
+def workload_M(n):
+    """Lucent's render_vis on torchvision's MobileNetV2 (random weights): fft_image with decorrelated
+    colour, the standard transforms, Adam lr 0.05, the mean of channels 0..n-1 of features.3.conv.0.0
+    (one image per channel, one batch)."""
+    from lucent.optvis import objectives, param, render
+    model = model_D_torch().eval()
+    steps = (16 if n == 1 else 8) if QUICK else 512
+    objective = objectives.channel("features_3_conv_0_0", 0, batch=0) if n == 1 else \
+        sum(objectives.channel("features_3_conv_0_0", c, batch=c) for c in range(n))
+
+    def run():
+        render.render_vis(model, objective, param_f=lambda: param.image(224, batch=n, fft=True, decorrelate=True),
+                          thresholds=(steps,), show_image=False, progress=False)
+
+    seconds = timed_median(run)
+    layer_flops = conv_flops(model.features[:4], random_images(1, 224, 2008))
+    return record(f"M{n}", {"lucent": seconds}, "lucent", n, 2 * steps * n * layer_flops,
+                  note=f"lucent.optvis.render.render_vis, {steps} steps, {n} channel(s) as one batch, fft + decorrelate, "
+                       f"standard transforms, Adam lr 0.05")
+
+
 WORKLOADS = {"A": workload_A, "B": workload_B, "C": workload_C,
              "D1": lambda: workload_D(1), "D16": lambda: workload_D(16),
              "E3": lambda: workload_E(3), "E5": lambda: workload_E(5),
              "E7": lambda: workload_E(7), "E11": lambda: workload_E(11),
-             "F": workload_F, "F-captum": workload_F_captum, "O": workload_O}
+             "F": workload_F, "F-captum": workload_F_captum, "O": workload_O,
+             "M1": lambda: workload_M(1), "M16": lambda: workload_M(16)}
 
 
 # ----------------------------------------------------------------------------------------------

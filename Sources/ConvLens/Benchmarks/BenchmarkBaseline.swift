@@ -108,6 +108,9 @@ public struct BenchmarkComparison: Sendable, Equatable {
         case "O":
             target = "≥5× captum"
             verdict = check(5)
+        case "M1", "M16":
+            target = "≥2× lucent"
+            verdict = check(2)
         case "F":
             target = "≥1×, ≥8× captum"
             let captum = baseline.entries["F-captum"]?.seconds

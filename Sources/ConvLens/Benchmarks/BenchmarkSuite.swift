@@ -11,7 +11,14 @@ import Foundation
 /// decisions), then ``runs(quick:)`` times; the median is reported.
 public enum BenchmarkSuite {
     /// Every workload id, in suite order.
-    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O"]
+    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O", "M1", "M16"]
+
+    /// The layer workloads M1 and M16 maximize: the bundled MobileNetV2's block 3 expansion
+    /// (BN folded), `[1, 144, 56, 56]`.
+    public static let optimizeProbe = "/features/features.3/conv/conv.0/conv.0.0/Conv"
+
+    /// Steps of M1 / M16: 512, or 16 / 8 with `quick`.
+    public static func optimizeSteps(channels: Int, quick: Bool) -> Int { quick ? (channels == 1 ? 16 : 8) : 512 }
 
     /// The layer workload C seeds in the bundled MobileNetV2: block 16's projection (BN folded), `[1, 160, 7, 7]`.
     public static let mobileNetProbe = "/features/features.16/conv/conv.2/Conv"
@@ -183,6 +190,22 @@ public enum BenchmarkSuite {
                                 let maps = try model.occlusion(request, trace: try graph.run(x))
                                 fraction.set(Double(maps.work.computed) / Double(max(1, maps.work.whole)))
                                 return String(format: "incremental: %.0f%% of the activations", 100 * fraction.value)
+                            })
+        case "M1", "M16":
+            // Activation maximization (issue 17): Lucid's Fourier image with decorrelated colour and
+            // the standard transforms, Adam (lr 0.05), the mean of channels 0..<n, n images as one batch.
+            let n = id == "M1" ? 1 : 16
+            let model = try Model.load(nil)
+            var request = OptimizeRequest(objective: .channelMean(layer: optimizeProbe), channels: Array(0..<n))
+            request.steps = optimizeSteps(channels: n, quick: quick)
+            let steps = request.steps
+            let layer = try model.graph.layer(matching: optimizeProbe)
+            let flops = 2 * Double(steps * n) * model.graph.backwardConvolutionFlops(from: layer)
+            return Prepared(what: "MobileNetV2 optimize, \(n) ch × \(steps) steps (fft, standard transforms)", seeds: n, flops: flops,
+                            note: "Model.optimize: per step a forward pass of the whole graph and a backward pass to the input; flops: 2 × steps × images × the convolutions up to the layer",
+                            run: {
+                                _ = try model.optimize(request)
+                                return "fft param"
                             })
         default:
             throw ConvLensError(.invalidArgument, file: "--only", "unknown workload '\(id)'; the workloads are \(ids.joined(separator: ", "))")
