@@ -346,17 +346,18 @@ public struct OptimizationProblem: Sendable {
 }
 
 /// Lucid's Fourier image: `irfft2(scale ⊙ spectrum, norm="ortho") / 4` per channel, with
-/// `scale = 1 / max(f, 1/max(H, W))`, and its adjoint.
+/// `scale = 1 / max(f, 1/max(H, W))`, and its adjoint. Planes are transformed in parallel, one FFTW
+/// plan pair per worker.
 public final class FourierImage: @unchecked Sendable {
     public let height: Int, width: Int
-    let fft: RealFFT2D
+    /// One transform pair per worker (a pair's buffers serve one plane at a time).
+    let workers: [RealFFT2D]
     /// Per spectrum bin (`H × (W/2 + 1)`), the frequency scale.
     let scale: [Float]
-    private let lock = NSLock()
 
     public init(height: Int, width: Int) {
         (self.height, self.width) = (height, width)
-        fft = RealFFT2D(height: height, width: width)
+        workers = (0..<max(1, Parallelism.threadCount)).map { _ in RealFFT2D(height: height, width: width) }
         let bins = width / 2 + 1
         var s = [Float](repeating: 0, count: height * bins)
         for ky in 0..<height {
@@ -369,44 +370,55 @@ public final class FourierImage: @unchecked Sendable {
         scale = s
     }
 
+    /// Runs `body(plane, worker)` for every plane, the planes split into one contiguous run per worker.
+    private func eachPlane(_ planes: Int, _ body: @Sendable (Int, RealFFT2D) -> Void) {
+        let runs = min(workers.count, planes)
+        let workers = self.workers
+        Parallelism.forEach(runs) { r in
+            for p in stride(from: r, to: planes, by: runs) { body(p, workers[r]) }
+        }
+    }
+
     /// `[S, 3, H, W/2+1, 2]` → `[S, 3, H, W]`.
     public func image(_ spectrum: Tensor, count: Int) -> Tensor {
         let bins = 2 * height * (width / 2 + 1), plane = height * width
         let factor = 1 / (4 * Float(plane).squareRoot())
-        var out = [Float]()
-        out.reserveCapacity(count * 3 * plane)
-        lock.withLock {
-            for p in 0..<(count * 3) {
+        var out = Tensor(shape: Shape([count, 3, height, width]))
+        let scale = self.scale
+        out.scalars.withUnsafeMutableBufferPointer { dst in
+            let d = SendablePointer(dst.baseAddress!)
+            eachPlane(count * 3) { p, fft in
                 var z = Array(spectrum.scalars[(p * bins)..<((p + 1) * bins)])
                 for i in 0..<(bins / 2) { z[2 * i] *= scale[i]; z[2 * i + 1] *= scale[i] }
-                out += fft.inverse(z).map { $0 * factor }
+                let r = fft.inverse(z)
+                for j in 0..<plane { d.pointer[p * plane + j] = r[j] * factor }
             }
         }
-        return Tensor(shape: Shape([count, 3, height, width]), scalars: out)
+        return out
     }
 
     /// The adjoint of ``image(_:count:)``: `[S, 3, H, W]` → `[S, 3, H, W/2+1, 2]`.
     public func adjoint(_ g: Tensor, count: Int) -> Tensor {
-        let half = width / 2 + 1, plane = height * width
+        let half = width / 2 + 1, plane = height * width, bins = 2 * height * half
         let factor = 1 / (4 * Float(plane).squareRoot())
-        var out = [Float]()
-        out.reserveCapacity(count * 3 * 2 * height * half)
-        lock.withLock {
-            for p in 0..<(count * 3) {
-                var z = fft.forward(Array(g.scalars[(p * plane)..<((p + 1) * plane)]))
-                for ky in 0..<height {
+        let (h, w, scale) = (height, width, self.scale)
+        var out = Tensor(shape: Shape([count, 3, height, half, 2]))
+        out.scalars.withUnsafeMutableBufferPointer { dst in
+            let d = SendablePointer(dst.baseAddress!)
+            eachPlane(count * 3) { p, fft in
+                let z = fft.forward(Array(g.scalars[(p * plane)..<((p + 1) * plane)]))
+                for ky in 0..<h {
                     for kx in 0..<half {
                         // Interior columns stand for a bin and its mirror image.
-                        let multiplicity: Float = kx == 0 || (width % 2 == 0 && kx == width / 2) ? 1 : 2
+                        let multiplicity: Float = kx == 0 || (w % 2 == 0 && kx == w / 2) ? 1 : 2
                         let i = ky * half + kx, f = multiplicity * scale[i] * factor
-                        z[2 * i] *= f
-                        z[2 * i + 1] *= f
+                        d.pointer[p * bins + 2 * i] = z[2 * i] * f
+                        d.pointer[p * bins + 2 * i + 1] = z[2 * i + 1] * f
                     }
                 }
-                out += z
             }
         }
-        return Tensor(shape: Shape([count, 3, height, half, 2]), scalars: out)
+        return out
     }
 }
 

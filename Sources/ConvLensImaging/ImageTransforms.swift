@@ -123,31 +123,45 @@ public enum ImageTransform: Sendable, Hashable {
         return out
     }
 
-    /// Bilinear rotation (or its adjoint, which scatters with the same weights).
+    /// Bilinear rotation (or its adjoint, which scatters with the same weights); planes in parallel.
     static func rotate(_ x: Tensor, degrees: Float, adjoint: Bool) -> Tensor {
         let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
         let a = Double(degrees) * .pi / 180
         let (cosA, sinA) = (cos(a), sin(a))
         let cy = Double(h - 1) / 2, cx = Double(w - 1) / 2
+        // Per output pixel, four (source index, weight) taps; -1 marks a tap outside the image.
+        var index = [Int32](repeating: -1, count: 4 * h * w)
+        var weight = [Float](repeating: 0, count: 4 * h * w)
+        for y in 0..<h {
+            for xx in 0..<w {
+                let dxp = Double(xx) - cx, dyp = Double(y) - cy
+                let sx = cosA * dxp + sinA * dyp + cx
+                let sy = -sinA * dxp + cosA * dyp + cy
+                let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
+                let fx = Float(sx - Double(x0)), fy = Float(sy - Double(y0))
+                for tap in 0..<4 {
+                    let ty = y0 + tap / 2, tx = x0 + tap % 2
+                    let wt = (tap / 2 == 0 ? 1 - fy : fy) * (tap % 2 == 0 ? 1 - fx : fx)
+                    guard ty >= 0 && ty < h && tx >= 0 && tx < w && wt != 0 else { continue }
+                    index[4 * (y * w + xx) + tap] = Int32(ty * w + tx)
+                    weight[4 * (y * w + xx) + tap] = wt
+                }
+            }
+        }
         var out = Tensor(shape: x.shape)
         out.scalars.withUnsafeMutableBufferPointer { dst in
             x.scalars.withUnsafeBufferPointer { src in
-                for y in 0..<h {
-                    for xx in 0..<w {
-                        let dxp = Double(xx) - cx, dyp = Double(y) - cy
-                        let sx = cosA * dxp + sinA * dyp + cx
-                        let sy = -sinA * dxp + cosA * dyp + cy
-                        let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
-                        let fx = Float(sx - Double(x0)), fy = Float(sy - Double(y0))
-                        for tap in 0..<4 {
-                            let ty = y0 + tap / 2, tx = x0 + tap % 2
-                            let wt = (tap / 2 == 0 ? 1 - fy : fy) * (tap % 2 == 0 ? 1 - fx : fx)
-                            guard ty >= 0 && ty < h && tx >= 0 && tx < w && wt != 0 else { continue }
-                            for p in 0..<planes {
-                                if adjoint {
-                                    dst[(p * h + ty) * w + tx] += wt * src[(p * h + y) * w + xx]
-                                } else {
-                                    dst[(p * h + y) * w + xx] += wt * src[(p * h + ty) * w + tx]
+                index.withUnsafeBufferPointer { ix in
+                    weight.withUnsafeBufferPointer { wt in
+                        let d = SendablePointer(dst.baseAddress!), s = SendableConstPointer(src.baseAddress!)
+                        let pi = SendableConstPointer(ix.baseAddress!), pw = SendableConstPointer(wt.baseAddress!)
+                        Parallelism.forEach(planes) { p in
+                            let to = d.pointer + p * h * w, from = s.pointer + p * h * w
+                            for k in 0..<(h * w) {
+                                for tap in 0..<4 {
+                                    let j = Int(pi.pointer[4 * k + tap])
+                                    if j < 0 { continue }
+                                    if adjoint { to[j] += pw.pointer[4 * k + tap] * from[k] } else { to[k] += pw.pointer[4 * k + tap] * from[j] }
                                 }
                             }
                         }
