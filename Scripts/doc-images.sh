@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the pictures of Docs/Attribution.md from the bundled model and images.
+# Regenerates the pictures of Docs/Attribution.md and Docs/Optimize.md from the bundled model and images.
 # Usage: Scripts/doc-images.sh [path/to/convlens]   (default: .build/release/convlens)
 set -eu
 BIN=${1:-.build/release/convlens}
@@ -13,4 +13,10 @@ cp "$TMP/o/class967_occlusion.png" Docs/images/occlusion-espresso.png
 cp "$TMP/o/class967_occlusion_map.png" Docs/images/occlusion-espresso-map.png
 "$BIN" compare --layer '#52' --channel 3 --gradcam-layer '#20' --occlusion-window 48 --out "$TMP/c" >/dev/null
 cp "$TMP"/c/*_c3_panel.png Docs/images/compare-gradcam-occlusion.png
+"$BIN" optimize --layer '#10' --channel 1,2 --steps 256 --out "$TMP/m" >/dev/null
+cp "$TMP"/m/*_c1_optimized.png Docs/images/optimize-features3-c1.png
+cp "$TMP"/m/*_c1_objective.png Docs/images/optimize-features3-c1-objective.png
+"$BIN" optimize --class 285 --steps 256 --out "$TMP/k" >/dev/null
+cp "$TMP/k/class285_optimized.png" Docs/images/optimize-class285.png
+echo "Docs/images: optimize-features3-c1.png optimize-features3-c1-objective.png optimize-class285.png"
 echo "Docs/images: gradcam-rocket.png occlusion-espresso.png occlusion-espresso-map.png compare-gradcam-occlusion.png"

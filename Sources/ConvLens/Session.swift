@@ -117,6 +117,13 @@ public actor Session {
         try model.occlusion(request, trace: trace) { progress?(WorkProgress(done: $0, total: $1)) }
     }
 
+    /// Activation maximization on the session's model (the current input plays no part).
+    /// - Parameter progress: called as steps complete.
+    /// - Throws: `ConvLensError` for a bad request (unknown layer, channel out of range, …).
+    public nonisolated func optimize(_ request: OptimizeRequest, progress: (@Sendable (WorkProgress) -> Void)? = nil) throws -> Optimization {
+        try model.optimize(request) { progress?(WorkProgress(done: $0, total: $1)) }
+    }
+
     /// Writes Grad-CAM maps, overlays and guided views (as `convlens gradcam`).
     @discardableResult
     public func exportGradCAM(_ request: GradCAMRequest, to directory: String) throws -> Manifest {
