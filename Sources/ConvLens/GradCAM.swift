@@ -71,6 +71,9 @@ public struct GradCAMRequest: Sendable {
     }
 
     public init(layer: String) { self.layer = layer }
+
+    /// The most targets one request may hold (their signals at the layer are held at once).
+    public static let maximumTargets = 256
 }
 
 /// One Grad-CAM result.
@@ -169,6 +172,9 @@ extension Model {
             throw ConvLensError(.unsupportedFeature, file: "--layer",
                                 "'\(layer.name)' holds its map in axes \(axes) (a channels-last tensor); choose the layer after the block's Transpose back")
         }
+        guard request.targets.count <= GradCAMRequest.maximumTargets else {
+            throw ConvLensError(.absurdSize, file: "--class", "\(request.targets.count) targets; Grad-CAM takes at most \(GradCAMRequest.maximumTargets) per run")
+        }
         let targets = try resolve(request.targets, trace: trace)
         let projector = Projector(trace: trace)
         let k = d[1], plane = d[2] * d[3]
@@ -237,9 +243,9 @@ extension Model {
     public func writeGradCAM(_ request: GradCAMRequest, trace: Trace, input: ModelInput, to directory: String,
                              parameters: [String: JSONValue]) throws -> (Manifest, [GradCAM]) {
         let results = try gradCAM(request, trace: trace)
-        try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "gradcam", input: input, parameters: parameters)
         let background = try displayImage(of: input)
+        try AtomicFile.makeDirectory(directory)
         let stem = fileStem(forLayer: results.first?.layer.name ?? request.layer)
         var display = request.display
         display.bgr = (input.preprocessing ?? preprocessing).channelOrder == .bgr

@@ -99,10 +99,16 @@ extension Model {
             let seeds = try channels.map { try Seed.unit(channel: $0, y: request.at?.y, x: request.at?.x).resolve(in: act, layer: layer.name) }
             units.append((query, layer, channels, seeds))
         }
-        try AtomicFile.makeDirectory(directory)
-        var top = try manifest(command: "notebook", input: input, parameters: parameters)
-        var nb = Notebook(title: request.title ?? "ConvLens: \(layers.map(\.name).joined(separator: ", "))")
         let sections = NotebookRequest.Section.allCases.filter { request.sections.contains($0) }
+        // The attribution sections need a class output and layers Grad-CAM can weigh: check them
+        // (by computing them once) before anything is written.
+        if sections.contains(.gradcam) {
+            for layer in layers where layer.shape.rank == 4 { _ = try gradCAM(GradCAMRequest(layer: layer.name), trace: trace) }
+        }
+        if sections.contains(.occlusion) { _ = try scoreLayer() }
+        var top = try manifest(command: "notebook", input: input, parameters: parameters)
+        try AtomicFile.makeDirectory(directory)
+        var nb = Notebook(title: request.title ?? "ConvLens: \(layers.map(\.name).joined(separator: ", "))")
         let total = units.reduce(0) { $0 + $1.channels.count } *
             ((sections.contains(.projections) ? request.rules.count : 0) + (sections.contains(.compare) ? 3 : 0))
         var done = 0

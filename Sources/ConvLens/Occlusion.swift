@@ -22,12 +22,16 @@ public struct OcclusionRequest: Sendable {
     public init() {}
 
     /// Window rows (or columns) for an input side of `size`: `0, s, 2s, …` as Captum places them,
-    /// `ceil((size − window) / stride) + 1` of them; the last window is cut at the border.
+    /// `ceil((size − window) / stride) + 1` of them, the last window cut at the border; with a
+    /// stride larger than the window, starts at or past the border are dropped.
     public func positions(_ size: Int) -> [Int] {
-        guard window <= size else { return [] }
+        guard window <= size, stride >= 1 else { return [] }
         let count = (size - window + stride - 1) / stride + 1
-        return (0..<count).map { $0 * stride }
+        return (0..<count).map { $0 * stride }.filter { $0 < size }
     }
+
+    /// The most targets one request may hold.
+    public static let maximumTargets = 256
 }
 
 /// Occlusion maps of one input.
@@ -67,6 +71,9 @@ extension Model {
             throw ConvLensError(.outOfRange, file: "--window", "a \(request.window)-pixel window with stride \(request.stride) does not fit the \(h)×\(w) input")
         }
         guard request.baseline.isFinite else { throw ConvLensError(.invalidArgument, file: "--baseline", "the baseline must be a finite number") }
+        guard request.targets.count <= OcclusionRequest.maximumTargets else {
+            throw ConvLensError(.absurdSize, file: "--class", "\(request.targets.count) targets; occlusion takes at most \(OcclusionRequest.maximumTargets) per run")
+        }
         let targets = try resolve(request.targets, trace: trace, mapSums: true)
         let scores = try? scoreLayer()
         var needed = Set(targets.map(\.layer.tensorName))
@@ -177,9 +184,9 @@ extension Model {
     public func writeOcclusion(_ request: OcclusionRequest, trace: Trace, input: ModelInput, to directory: String,
                                parameters: [String: JSONValue], progress: ((Int, Int) -> Void)? = nil) throws -> (Manifest, OcclusionMaps) {
         let maps = try occlusion(request, trace: trace, progress: progress)
-        try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "occlusion", input: input, parameters: parameters)
         let background = try displayImage(of: input)
+        try AtomicFile.makeDirectory(directory)
         func output(_ kind: String, _ t: Tensor, _ name: String, png: Bool = true) -> Manifest.Output {
             var o = Manifest.Output(kind: kind)
             o.npy = "\(name).npy"

@@ -96,6 +96,9 @@ public struct OptimizeRequest: Sendable {
         self.objective = objective
         self.channels = channels
     }
+
+    /// The most images (channels or classes) one run optimizes as a batch.
+    public static let maximumImages = 64
 }
 
 /// The result of one optimization.
@@ -154,6 +157,10 @@ public struct OptimizationProblem: Sendable {
             throw ConvLensError(.unsupportedFeature, file: "--layer", "layer '\(layer.name)' has shape \(layer.shape); optimize needs a [1, C, H, W] or [1, N] layer")
         }
         guard !request.channels.isEmpty else { throw ConvLensError(.invalidArgument, file: "--channel", "no channel to optimize") }
+        guard request.channels.count <= OptimizeRequest.maximumImages else {
+            throw ConvLensError(.absurdSize, file: request.objective == .classScore ? "--class" : "--channel",
+                                "\(request.channels.count) images; one run optimizes at most \(OptimizeRequest.maximumImages) (split the channels over several runs)")
+        }
         for ch in request.channels where ch < 0 || ch >= d[1] {
             throw ConvLensError(.outOfRange, file: request.objective == .classScore ? "--class" : "--channel",
                                 "\(ch) is out of range: '\(layer.name)' has 0-\(d[1] - 1)")
@@ -354,6 +361,8 @@ public final class FourierImage: @unchecked Sendable {
     let workers: [RealFFT2D]
     /// Per spectrum bin (`H × (W/2 + 1)`), the frequency scale.
     let scale: [Float]
+    /// One call at a time uses the workers' buffers.
+    private let lock = NSLock()
 
     public init(height: Int, width: Int) {
         (self.height, self.width) = (height, width)
@@ -374,8 +383,10 @@ public final class FourierImage: @unchecked Sendable {
     private func eachPlane(_ planes: Int, _ body: @Sendable (Int, RealFFT2D) -> Void) {
         let runs = min(workers.count, planes)
         let workers = self.workers
-        Parallelism.forEach(runs) { r in
-            for p in stride(from: r, to: planes, by: runs) { body(p, workers[r]) }
+        lock.withLock {
+            Parallelism.forEach(runs) { r in
+                for p in stride(from: r, to: planes, by: runs) { body(p, workers[r]) }
+            }
         }
     }
 
@@ -501,8 +512,8 @@ extension Model {
     public func writeOptimization(_ request: OptimizeRequest, to directory: String, parameters: [String: JSONValue],
                                   progress: ((Int, Int) -> Void)? = nil) throws -> (Manifest, Optimization) {
         let result = try optimize(request, progress: progress)
-        try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "optimize", input: nil, parameters: parameters)
+        try AtomicFile.makeDirectory(directory)
         let (h, w) = (result.images.shape[2], result.images.shape[3])
         let plane = h * w
         for (s, c) in result.channels.enumerated() {

@@ -121,6 +121,10 @@ extension Graph {
         case .global:
             return recomputeWhole()
         case .pointwise(let broadcasting):
+            // A changed input of another map size (a [1, C, 1, 1] gate) changes every output.
+            for name in node.inputs where changed[name] != nil {
+                guard let s = shapes[name], s.rank == 4, s[2] == outH, s[3] == outW else { return recomputeWhole() }
+            }
             guard let r = regions.dropFirst().reduce(regions.first, { $0?.union($1) }) else { return [nil] }
             var args: [Tensor?] = []
             for name in node.inputs {

@@ -82,9 +82,10 @@ struct OptimizeCommand: AsyncParsableCommand {
         if !(1...100_000).contains(steps) { throw ValidationError("--steps must be between 1 and 100000") }
         if !(lr.isFinite && lr > 0 && lr <= 100) { throw ValidationError("--lr must be a number in (0, 100]") }
         if !["standard", "none"].contains(transforms) { throw ValidationError("--transforms must be standard or none") }
-        for (name, v) in [("--tv", tv), ("--l2", l2), ("--blur-sigma", blurSigma)] where !(v.isFinite && v >= 0 && v <= 1e6) {
+        for (name, v) in [("--tv", tv), ("--l2", l2)] where !(v.isFinite && v >= 0 && v <= 1e6) {
             throw ValidationError("\(name) must be a finite number between 0 and 1e6")
         }
+        if !(blurSigma.isFinite && blurSigma > 0 && blurSigma <= 100) { throw ValidationError("--blur-sigma must be in (0, 100] pixels") }
         if !(decay.isFinite && decay >= 0 && decay < 1) { throw ValidationError("--decay must be in [0, 1)") }
         for (name, v) in [("--clip-values", clipValues), ("--clip-norm", clipNorm)] where !(v.isFinite && v >= 0 && v < 100) {
             throw ValidationError("\(name) must be a percentile in [0, 100)")

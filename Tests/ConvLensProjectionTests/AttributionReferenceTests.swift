@@ -158,6 +158,41 @@ final class AttributionReferenceTests: XCTestCase {
         XCTAssertLessThan(Double(fast.work.computed), 0.8 * Double(fast.work.whole))
     }
 
+    /// A gate computed by a window operator (AveragePool over the whole map) changes with every
+    /// window: the incremental pass must recompute the whole gated tensor.
+    func testIncrementalForwardThroughAWindowedGate() throws {
+        let dir = fixture("attribution/gate_avgpool")
+        let model = try Model.load(dir + "/model.onnx")
+        let trace = try model.run(try model.input(from: dir + "/input.npy"))
+        var request = OcclusionRequest()
+        (request.window, request.stride) = (5, 3)
+        request.targets = [.classIndex(0), .unit(layer: "scaled", channel: 1, y: 2, x: 12)]
+        let fast = try model.occlusion(request, trace: trace)
+        request.incremental = false
+        let slow = try model.occlusion(request, trace: trace)
+        for k in 0..<2 { assertClose(fast.values[k], slow.values[k], tolerance: 1e-6) }
+    }
+
+    /// Starts follow Captum (the last window cut at the border); a stride larger than the window
+    /// drops starts past the border and leaves the pixels between windows at 0.
+    func testWindowPositions() throws {
+        var r = OcclusionRequest()
+        (r.window, r.stride) = (12, 6)
+        XCTAssertEqual(r.positions(40), [0, 6, 12, 18, 24, 30])
+        (r.window, r.stride) = (11, 6)
+        XCTAssertEqual(r.positions(40), [0, 6, 12, 18, 24, 30])
+        (r.window, r.stride) = (16, 250)
+        XCTAssertEqual(r.positions(224), [0])
+        (r.window, r.stride) = (16, 32)
+        XCTAssertEqual(r.positions(224), Array(stride(from: 0, through: 192, by: 32)))
+        let (_, model, trace, _) = try load("cnn")
+        (r.window, r.stride) = (4, 30)
+        let maps = try model.occlusion(r, trace: trace)
+        XCTAssertEqual(maps.rows, [0, 30])
+        let a = maps.attributions[0]
+        XCTAssertEqual(a.scalars[10 * 40 + 10], 0)  // no window covers (10, 10)
+    }
+
     func testOcclusionRejectsAWindowLargerThanTheInput() throws {
         let (_, model, trace, _) = try load("cnn")
         var request = OcclusionRequest()
