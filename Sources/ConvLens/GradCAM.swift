@@ -94,17 +94,25 @@ public struct GradCAM: Sendable {
 
 extension Model {
     /// The layer holding the class scores: the first graph output, or the input of a final
-    /// `Softmax` (Grad-CAM explains the score before the softmax).
+    /// `Softmax` (possibly followed by shape-only nodes such as Flatten; Grad-CAM explains the score
+    /// before the softmax).
     /// - Throws: `ConvLensError` when the output is not a vector of class scores.
     public func scoreLayer() throws -> Layer {
         guard let name = graph.outputNames.first, let shape = graph.shapes[name],
               shape.count > 1, shape.dimensions.filter({ $0 > 1 }).count == 1 else {
             throw ConvLensError(.unsupportedFeature, file: path, "the model's output is not a vector of class scores")
         }
-        var tensor = name
-        if let last = graph.nodes.last(where: { $0.outputs.contains(name) }), last.opType == "Softmax", let input = last.inputs.first,
-           graph.shapes[input]?.count == shape.count {
-            tensor = input
+        // Walk back through shape-only nodes (Softmax → Flatten, …) to a Softmax, if there is one.
+        var tensor = name, cursor = name
+        let shapeOnly: Set<String> = ["Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze", "Dropout", "Cast"]
+        while let node = graph.nodes.last(where: { $0.outputs.contains(cursor) }), let input = node.inputs.first,
+              graph.shapes[input]?.count == shape.count {
+            if node.opType == "Softmax" {
+                tensor = input
+                break
+            }
+            guard shapeOnly.contains(node.opType) else { break }
+            cursor = input
         }
         guard let layer = graph.layers.first(where: { $0.tensorName == tensor }) else {
             throw ConvLensError(.unsupportedFeature, file: path, "the model's output '\(name)' is not computed by a node")

@@ -131,7 +131,8 @@ extension Model {
         guard classes > 1, out.shape.dimensions.filter({ $0 > 1 }).count == 1 else {
             throw ConvLensError(.unsupportedFeature, file: path, "the output \(out.shape) is not a vector of class scores")
         }
-        let endsInSoftmax = graph.nodes.last.map { $0.opType == "Softmax" } ?? false
+        // The output is already probabilities when the class scores are a Softmax's input.
+        let endsInSoftmax = (try? scoreLayer()).map { $0.tensorName != name } ?? false
         let probs = endsInSoftmax ? out.scalars : Normalization.softmax(out.reshaped([1, classes]), axis: 1).scalars
         let order = probs.indices.sorted { probs[$0] != probs[$1] ? probs[$0] > probs[$1] : $0 < $1 }
         let names = classNames(count: classes)

@@ -173,6 +173,21 @@ final class AttributionReferenceTests: XCTestCase {
         for k in 0..<2 { assertClose(fast.values[k], slow.values[k], tolerance: 1e-6) }
     }
 
+    /// A Softmax followed by a Flatten: the scores are the Softmax's input, and neither classify
+    /// nor occlusion applies a second softmax.
+    func testScoresBehindShapeOnlyNodes() throws {
+        let model = try Model.load(fixture("attribution/softmax_flatten/model.onnx"))
+        XCTAssertEqual(try model.scoreLayer().name, "scores")
+        let trace = try model.run(try model.input(from: fixture("attribution/gate_avgpool/input.npy")))
+        let probabilities = trace.values["out"]!.scalars
+        let top = try model.classify(trace, top: 3)
+        for p in top { XCTAssertEqual(p.probability, probabilities[p.index], accuracy: 1e-6) }
+        var request = OcclusionRequest()
+        (request.window, request.stride) = (16, 16)
+        let maps = try model.occlusion(request, trace: trace)
+        XCTAssertEqual(maps.clean[0], probabilities[top[0].index], accuracy: 1e-6)
+    }
+
     /// Starts follow Captum (the last window cut at the border); a stride larger than the window
     /// drops starts past the border and leaves the pixels between windows at 0.
     func testWindowPositions() throws {
