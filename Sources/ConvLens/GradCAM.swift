@@ -152,10 +152,9 @@ extension Model {
                 }
                 let r = try Seed.unit(channel: channel).resolve(in: act, layer: layer.name)
                 if mapSums, act.rank == 4 {
-                    let whole = ResolvedTarget(layer: layer, channel: channel, y: nil, x: nil, isClass: false,
-                                               label: "map sum \(layer.name) c\(channel)", value: 0)
                     return ResolvedTarget(layer: layer, channel: channel, y: nil, x: nil, isClass: false,
-                                          label: whole.label, value: Model.unitValue(act, whole))
+                                          label: "map sum \(layer.name) c\(channel)",
+                                          value: Model.unitValue(act, channel: channel, y: nil, x: nil))
                 }
                 var label = "unit \(layer.name) c\(channel)"
                 if let y = r.y, let x = r.x { label += " y\(y) x\(x)" }

@@ -84,7 +84,7 @@ extension Model {
             if let scores, let s = values[scores.tensorName] { probabilities = Self.softmax(s.scalars) }
             let v = targets.map { t -> Float in
                 if t.isClass { return Float(probabilities?[t.channel] ?? .nan) }
-                return Self.unitValue(values[t.layer.tensorName]!, t)
+                return Self.unitValue(values[t.layer.tensorName]!, channel: t.channel, y: t.y, x: t.x)
             }
             guard let p = probabilities, let best = p.indices.max(by: { p[$0] < p[$1] || (p[$0] == p[$1] && $0 > $1) }) else { return (v, nil) }
             return (v, (best, Float(p[best])))
@@ -162,13 +162,13 @@ extension Model {
     }
 
     /// A unit's activation, or the sum of its channel's map when it has no position.
-    static func unitValue(_ t: Tensor, _ target: ResolvedTarget) -> Float {
+    static func unitValue(_ t: Tensor, channel: Int, y: Int?, x: Int?) -> Float {
         let d = t.shape.dimensions
-        if d.count == 2 { return t.scalars[target.channel] }
+        if d.count == 2 { return t.scalars[channel] }
         let plane = d[2] * d[3]
-        if let y = target.y, let x = target.x { return t.scalars[target.channel * plane + y * d[3] + x] }
+        if let y, let x { return t.scalars[channel * plane + y * d[3] + x] }
         var s = 0.0
-        for k in 0..<plane { s += Double(t.scalars[target.channel * plane + k]) }
+        for k in 0..<plane { s += Double(t.scalars[channel * plane + k]) }
         return Float(s)
     }
 }

@@ -195,12 +195,12 @@ public struct OptimizationProblem: Sendable {
         request.parameterization == .pixels ? Shape([count, 3, height, width]) : Shape([count, 3, height, width / 2 + 1, 2])
     }
 
-    /// The parameter's RGB images, `[S, 3, H, W]` in (0, 1), and the values before the sigmoid.
-    public func images(_ parameter: Tensor) -> (rgb: Tensor, linear: Tensor) {
+    /// The parameter's RGB images, `[S, 3, H, W]` in (0, 1).
+    public func images(_ parameter: Tensor) -> Tensor {
         var raw = fourier.map { f in f.image(parameter, count: count) } ?? parameter
         if request.decorrelate { raw = Self.mixColors(raw, transposed: false) }
         let rgb = raw.scalars.map { 1 / (1 + exp(-$0)) }
-        return (Tensor(shape: Shape([count, 3, height, width]), scalars: rgb), raw)
+        return Tensor(shape: Shape([count, 3, height, width]), scalars: rgb)
     }
 
     /// The objective of each image (before penalties), and the gradient of
@@ -208,7 +208,7 @@ public struct OptimizationProblem: Sendable {
     /// with the given transforms applied before the model.
     /// - Throws: `ConvLensError` when the forward or backward pass fails.
     public func evaluate(_ parameter: Tensor, transforms: [ImageTransform]) throws -> (objective: [Float], gradient: Tensor) {
-        let (rgb, _) = images(parameter)
+        let rgb = images(parameter)
         var shapes: [Shape] = []
         var x = rgb
         for t in transforms {
@@ -459,7 +459,7 @@ extension Model {
             Self.regularize(&p, request, step: step, height: problem.height, width: problem.width)
             progress?(step, request.steps)
         }
-        let (rgb, _) = problem.images(p)
+        let rgb = problem.images(p)
         let final = try problem.modelGradient(rgb).0
         return Optimization(layer: problem.layer, channels: request.channels, images: rgb, curves: curves, final: final)
     }

@@ -77,7 +77,7 @@ final class OptimizationReferenceTests: XCTestCase {
         let parameter = try NPY.read(fixture("optimize/param_pixels.npy"))
         let (objective, _) = try problem.evaluate(parameter, transforms: [.fit(height: e.size, width: e.size, value: 0.5)])
         // The reference objective includes the penalties; recompute them here from the images.
-        let rgb = problem.images(parameter).rgb
+        let rgb = problem.images(parameter)
         let plane = e.size * e.size
         for s in 0..<2 {
             var tv = 0.0, l2 = 0.0
