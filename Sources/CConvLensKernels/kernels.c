@@ -67,6 +67,68 @@ void conv_plane(const float *restrict x, int h, int w, const float *restrict k, 
     }
 }
 
+/* Square K×K windows, dilation 1, column stride `SW` (K and SW are constants where this is
+   inlined): every output is summed in a register over its whole window and added to `y` once.
+   The generic loop above streams the output row once per tap; depthwise layers (one input
+   channel per output) are bound by that traffic. Columns whose window crosses the left or right
+   border take a checked scalar loop. */
+static inline __attribute__((always_inline))
+void conv_plane_square(const float *restrict x, int h, int w, const float *restrict k, const int K,
+                       int sh, const int SW, int pt, int pl, float *restrict y, int oh, int ow) {
+    int xlo = imin(ow, ceil_div(pl, SW));
+    int span = w - K + pl;
+    int xhi = span < 0 ? 0 : imin(ow, span / SW + 1);
+    if (xhi < xlo) xhi = xlo;
+    for (int oy = 0; oy < oh; oy++) {
+        float *restrict row = y + (long)oy * ow;
+        int iy0 = oy * sh - pt;
+        int ilo = imax(0, -iy0), ihi = imin(K, h - iy0);
+        if (ilo >= ihi) continue;
+        for (int ox = 0; ox < ow; ox++) {
+            if (ox == xlo) { ox = xhi; if (ox >= ow) break; }
+            float acc = 0;
+            for (int i = ilo; i < ihi; i++) {
+                for (int j = 0; j < K; j++) {
+                    int ix = ox * SW - pl + j;
+                    if (ix >= 0 && ix < w) acc += k[i * K + j] * x[(long)(iy0 + i) * w + ix];
+                }
+            }
+            row[ox] += acc;
+        }
+        if (ilo == 0 && ihi == K) {
+            const float *restrict base = x + (long)iy0 * w;
+            for (int ox = xlo; ox < xhi; ox++) {
+                const float *restrict p = base + (ox * SW - pl);
+                float acc = 0;
+                for (int i = 0; i < K; i++)
+                    for (int j = 0; j < K; j++) acc += k[i * K + j] * p[(long)i * w + j];
+                row[ox] += acc;
+            }
+        } else {
+            for (int i = ilo; i < ihi; i++) {
+                const float *restrict in = x + (long)(iy0 + i) * w;
+                const float *restrict kr = k + i * K;
+                for (int ox = xlo; ox < xhi; ox++) {
+                    const float *restrict p = in + (ox * SW - pl);
+                    float acc = 0;
+                    for (int j = 0; j < K; j++) acc += kr[j] * p[j];
+                    row[ox] += acc;
+                }
+            }
+        }
+    }
+}
+
+/* The square fast path when it applies; 0 when the generic loop must run. */
+#define SQUARE_CASES \
+    if (dh == 1 && dw == 1 && kh == kw && (sw == 1 || sw == 2) && (kh == 3 || kh == 5)) { \
+        if (kh == 3 && sw == 1) conv_plane_square(x, h, w, k, 3, sh, 1, pt, pl, y, oh, ow); \
+        else if (kh == 3) conv_plane_square(x, h, w, k, 3, sh, 2, pt, pl, y, oh, ow); \
+        else if (sw == 1) conv_plane_square(x, h, w, k, 5, sh, 1, pt, pl, y, oh, ow); \
+        else conv_plane_square(x, h, w, k, 5, sh, 2, pt, pl, y, oh, ow); \
+        return; \
+    }
+
 static inline __attribute__((always_inline))
 void transposed_plane(const float *restrict x, int h, int w, const float *restrict k, int kh, int kw,
                       int sh, int sw, int pt, int pl, int dh, int dw, float *restrict y, int oh, int ow) {
@@ -97,6 +159,7 @@ void transposed_plane(const float *restrict x, int h, int w, const float *restri
 #if CONVLENS_X86
 TARGET_AVX2 static void conv_plane_avx2(const float *x, int h, int w, const float *k, int kh, int kw,
                                         int sh, int sw, int pt, int pl, int dh, int dw, float *y, int oh, int ow) {
+    SQUARE_CASES
     conv_plane(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
 }
 
@@ -114,6 +177,7 @@ void convlens_direct_conv_plane(const float *x, int h, int w, const float *k, in
         return;
     }
 #endif
+    SQUARE_CASES
     conv_plane(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
 }
 

@@ -10,19 +10,19 @@ enum BLAS {
         return true
     }()
 
-    /// `C = A·B` (row-major, no transposes) with the columns of B and C split across threads.
+    /// `C = A·B + beta·C` (row-major, no transposes) with the columns of B and C split across threads.
     static func sgemmParallelColumns(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                                     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                                     b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let parts = Parallelism.chunks(n, minimum: 64)
         if parts.count <= 1 || m * n * k < 1 << 18 {
-            sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
         let pa = SendableConstPointer(a), pb = SendableConstPointer(b), pc = SendablePointer(c)
         Parallelism.forEach(parts.count) { i in
             let r = parts[i]
             sgemm(m: m, n: r.count, k: k, a: pa.pointer, lda: lda, b: pb.pointer + r.lowerBound, ldb: ldb,
-                  c: pc.pointer + r.lowerBound, ldc: ldc)
+                  beta: beta, c: pc.pointer + r.lowerBound, ldc: ldc)
         }
     }
 

@@ -165,7 +165,11 @@ extension Graph {
             let need = MapRegion(top: max(0, y0), left: max(0, x0), bottom: min(inH, y1), right: min(inW, x1))
             let localPads = [need.top - y0, need.left - x0, y1 - need.bottom, x1 - need.right]
             var args = node.inputs.map(value)
-            args[0] = cropChanged(node.inputs[0], args[0]!, need, changed)
+            if case .region(let cr, let patch)? = changed[node.inputs[0]], cr == need {
+                args[0] = patch  // a 1×1 window reads exactly the change: no copy
+            } else {
+                args[0] = cropChanged(node.inputs[0], args[0]!, need, changed)
+            }
             let out = rebuild(localPads).forward(args).outputs[0]
             return [.region(MapRegion(top: oy0, left: ox0, bottom: oy1, right: ox1), out)]
         }

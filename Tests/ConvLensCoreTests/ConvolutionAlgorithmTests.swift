@@ -70,6 +70,29 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         }
     }
 
+    /// The direct path's register-summed 3×3 and 5×5 kernels (dilation 1, column stride 1 or 2),
+    /// maps smaller than the window and pads up to the window included, against GEMM.
+    func testSquareDirectKernelsAgreeWithGEMM() {
+        var rng = SplitMix(state: 35)
+        for k in [3, 5] {
+            for sw in [1, 2] {
+                for _ in 0..<12 {
+                    let sh = Int.random(in: 1...3, using: &rng)
+                    let pads = (0..<4).map { _ in Int.random(in: 0..<k, using: &rng) }
+                    let h = Int.random(in: 1...19, using: &rng), w = Int.random(in: 1...40, using: &rng)
+                    guard h + pads[0] + pads[2] >= k, w + pads[1] + pads[3] >= k else { continue }
+                    let c = Int.random(in: 1...4, using: &rng), depthwise = Bool.random(using: &rng)
+                    let g = Conv2DGeometry(kernel: [k, k], strides: [sh, sw], pads: pads, groups: depthwise ? c : 1)
+                    let x = Self.random([2, c, h, w], &rng)
+                    let wt = Self.random([c, depthwise ? 1 : c, k, k], &rng)
+                    let reference = Convolution.conv2D(x, weight: wt, bias: nil, geometry: g, algorithm: .gemm)
+                    assertClose(Convolution.conv2D(x, weight: wt, bias: nil, geometry: g, algorithm: .direct), reference,
+                                "k\(k) s[\(sh), \(sw)] p\(pads) \(h)x\(w) c\(c) depthwise \(depthwise)")
+                }
+            }
+        }
+    }
+
     func testTransposedAlgorithmsAgree() {
         var rng = SplitMix(state: 7)
         for _ in 0..<60 {

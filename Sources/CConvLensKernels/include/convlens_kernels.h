@@ -7,7 +7,9 @@
 
 /// One channel pair of a direct convolution (cross-correlation), accumulated into `y`:
 /// `y[oy][ox] += Σ_ij k[i][j] · x[oy·sh − pt + i·dh][ox·sw − pl + j·dw]` (0 outside `x`).
-/// `x` is `h × w`, `y` is `oh × ow`, `k` is `kh × kw`; taps are added in row-major order.
+/// `x` is `h × w`, `y` is `oh × ow`, `k` is `kh × kw`. Square 3×3 and 5×5 windows (dilation 1,
+/// column stride 1 or 2) sum each output in a register before adding it; the order of the sum is
+/// otherwise unspecified.
 void convlens_direct_conv_plane(const float *x, int h, int w, const float *k, int kh, int kw,
                                 int sh, int sw, int pt, int pl, int dh, int dw,
                                 float *y, int oh, int ow);

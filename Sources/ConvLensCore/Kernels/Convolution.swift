@@ -58,24 +58,48 @@ public enum Convolution {
         let choice = ConvolutionPlanner.shared.choose(problem, algorithm: algorithm, tile: tile) { c in
             _ = runConv2D(input, weight: weight, geometry: g, choice: c)
         }
-        var out = runConv2D(input, weight: weight, geometry: g, choice: choice)
-        if let bias { addBias(&out, bias) }
-        return (out, choice)
+        return (runConv2D(input, weight: weight, geometry: g, choice: choice, bias: bias), choice)
     }
 
-    static func runConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, choice: ConvolutionChoice) -> Tensor {
+    /// The convolution by `choice`, plus `bias`. The direct and GEMM paths accumulate onto the
+    /// output, so they start from the bias instead of zeros (no separate pass over the output).
+    static func runConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, choice: ConvolutionChoice,
+                          bias: Tensor? = nil) -> Tensor {
         let oh = g.convOutput(input.shape[2], axis: 0), ow = g.convOutput(input.shape[3], axis: 1)
         precondition(oh > 0 && ow > 0, "conv output is empty")
-        var out = Tensor(shape: [input.shape[0], weight.shape[0], oh, ow])
+        let shape: Shape = [input.shape[0], weight.shape[0], oh, ow]
         switch choice.algorithm {
-        case .fft: fftConv2D(input, weight: weight, geometry: g, tile: choice.tile, out: &out)
-        case .direct: directConv2D(input, weight: weight, geometry: g, out: &out)
-        case .gemm, .auto: gemmConv2D(input, weight: weight, geometry: g, out: &out)
+        case .fft:
+            var out = Tensor(shape: shape)
+            fftConv2D(input, weight: weight, geometry: g, tile: choice.tile, out: &out)
+            if let bias { addBias(&out, bias) }
+            return out
+        case .direct:
+            var out = biasFilled(shape, bias)
+            directConv2D(input, weight: weight, geometry: g, out: &out)
+            return out
+        case .gemm, .auto:
+            var out = biasFilled(shape, bias)
+            gemmConv2D(input, weight: weight, geometry: g, out: &out)
+            return out
         }
-        return out
     }
 
-    /// im2col + `cblas_sgemm` per batch item and group (1×1 stride-1 unpadded layers skip im2col).
+    /// An `[N, C, …]` tensor holding `bias[c]` in every element of channel `c` (zeros without a bias).
+    static func biasFilled(_ shape: Shape, _ bias: Tensor?) -> Tensor {
+        guard let bias else { return Tensor(shape: shape) }
+        let n = shape[0], c = shape[1], plane = shape.count / max(1, n * c)
+        return Tensor(shape: shape) { p in
+            for b in 0..<n {
+                for ch in 0..<c {
+                    (p.baseAddress! + (b * c + ch) * plane).initialize(repeating: bias.scalars[ch], count: plane)
+                }
+            }
+        }
+    }
+
+    /// im2col + `cblas_sgemm` per batch item and group (1×1 stride-1 unpadded layers skip im2col),
+    /// added to `out`.
     static func gemmConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
         let n = input.shape[0], cIn = input.shape[1], h = input.shape[2], w = input.shape[3]
         let cOut = weight.shape[0], cPerGroup = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
@@ -96,11 +120,11 @@ public enum Convolution {
                                 let a = wt.baseAddress! + grp * outPerGroup * kSize
                                 let c = dst.baseAddress! + (b * cOut + grp * outPerGroup) * outPlane
                                 if isPointwise {
-                                    BLAS.sgemmParallelColumns(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: inBase, ldb: outPlane, c: c, ldc: outPlane)
+                                    BLAS.sgemmParallelColumns(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: inBase, ldb: outPlane, beta: 1, c: c, ldc: outPlane)
                                 } else {
                                     columns.withUnsafeMutableBufferPointer { col in
                                         im2col(inBase, channels: cPerGroup, height: h, width: w, kh: kh, kw: kw, geometry: g, oh: oh, ow: ow, into: col.baseAddress!)
-                                        BLAS.sgemmParallelColumns(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: col.baseAddress!, ldb: outPlane, c: c, ldc: outPlane)
+                                        BLAS.sgemmParallelColumns(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: col.baseAddress!, ldb: outPlane, beta: 1, c: c, ldc: outPlane)
                                     }
                                 }
                             }
