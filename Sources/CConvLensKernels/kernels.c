@@ -72,9 +72,42 @@ void conv_plane(const float *restrict x, int h, int w, const float *restrict k, 
    The generic loop above streams the output row once per tap; depthwise layers (one input
    channel per output) are bound by that traffic. Columns whose window crosses the left or right
    border take a checked scalar loop. */
+/* Small stride-1 planes (7×7, 14×14 maps), where border columns are a large share: the plane is
+   copied into a zero-padded buffer and the outputs computed along its flattened rows, one long
+   loop with every tap in range; the columns that wrap around a row are computed and dropped. */
+#define SMALL_PLANE 4096
+
+static inline __attribute__((always_inline))
+void conv_small_plane(const float *restrict x, int h, int w, const float *restrict k, const int K,
+                      int pt, int pl, float *restrict y, int oh, int ow) {
+    int hp = oh + K - 1, wp = ow + K - 1;
+    float xp[SMALL_PLANE], wide[SMALL_PLANE];
+    for (int r = 0; r < hp; r++) {
+        int iy = r - pt;
+        float *restrict dst = xp + r * wp;
+        for (int c = 0; c < wp; c++) {
+            int ix = c - pl;
+            dst[c] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[(long)iy * w + ix] : 0.0f;
+        }
+    }
+    int n = (oh - 1) * wp + ow;
+    for (int i = 0; i < n; i++) {
+        float acc = 0;
+        for (int a = 0; a < K; a++)
+            for (int b = 0; b < K; b++) acc += k[a * K + b] * xp[i + a * wp + b];
+        wide[i] = acc;
+    }
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++) y[(long)oy * ow + ox] += wide[oy * wp + ox];
+}
+
 static inline __attribute__((always_inline))
 void conv_plane_square(const float *restrict x, int h, int w, const float *restrict k, const int K,
                        int sh, const int SW, int pt, int pl, float *restrict y, int oh, int ow) {
+    if (SW == 1 && sh == 1 && ow <= 32 && (oh + K - 1) * (ow + K - 1) <= SMALL_PLANE) {
+        conv_small_plane(x, h, w, k, K, pt, pl, y, oh, ow);
+        return;
+    }
     int xlo = imin(ow, ceil_div(pl, SW));
     int span = w - K + pl;
     int xhi = span < 0 ? 0 : imin(ow, span / SW + 1);

@@ -15,7 +15,7 @@ public struct OcclusionRequest: Sendable {
     public var baseline: Float = 0
     /// The targets: classes (their probabilities) and units.
     public var targets: [AttributionTarget] = [.topClass]
-    /// Recompute only what a window changes (``Graph/runPatched(_:input:region:keep:)``); `false`
+    /// Recompute only what a window changes (``Graph/runPatched(_:inputs:keep:promote:)``); `false`
     /// runs every occluded input through the whole network.
     public var incremental = true
 
@@ -108,23 +108,33 @@ extension Model {
         let results = ResultSlots<(targets: [Float], top: (Int, Float)?, work: PatchedWork)>(count: total)
         let counter = ProgressCounter(total: total, progress)
         let nhwc = inputIsNHWC
-        Parallelism.forEach(total) { k in
-            let region = boxes[k]
-            var patched = x
-            patched.scalars.withUnsafeMutableBufferPointer { p in
-                for ch in 0..<c {
-                    for y in region.top..<region.bottom {
-                        let row = p.baseAddress! + (ch * h + y) * w
-                        for xx in region.left..<region.right { row[xx] = request.baseline }
+        // Positions run in groups whose forward passes stack once their changes cover whole maps
+        // (``Graph/runPatched(_:inputs:keep:promote:)``); groups run concurrently. A group holds up
+        // to 16 images, fewer when the largest activation is big, and there are at least as many
+        // groups as threads.
+        let largest = trace.graph.shapes.values.map(\.count).max() ?? 1
+        let perGroup = !request.incremental ? 1 : max(1, min(16, (32 << 20) / max(1, largest), (total + Parallelism.threadCount - 1) / Parallelism.threadCount))
+        let groups = stride(from: 0, to: total, by: perGroup).map { $0..<min(total, $0 + perGroup) }
+        Parallelism.forEach(groups.count) { g in
+            let inputs = groups[g].map { k -> PatchedInput in
+                let region = boxes[k]
+                var patched = x
+                patched.scalars.withUnsafeMutableBufferPointer { p in
+                    for ch in 0..<c {
+                        for y in region.top..<region.bottom {
+                            let row = p.baseAddress! + (ch * h + y) * w
+                            for xx in region.left..<region.right { row[xx] = request.baseline }
+                        }
                     }
                 }
+                return nhwc ? PatchedInput(Reshaping.transpose(patched, perm: [0, 2, 3, 1]), region: nil)
+                            : PatchedInput(patched, region: request.incremental ? region : nil)
             }
-            let (out, done) = nhwc
-                ? trace.graph.runPatched(trace, input: Reshaping.transpose(patched, perm: [0, 2, 3, 1]), region: nil, keep: keep)
-                : trace.graph.runPatched(trace, input: patched, region: request.incremental ? region : nil, keep: keep)
-            let e = evaluate(out)
-            results.set(k, (e.targets, e.top, done))
-            counter.advance()
+            for (k, (out, done)) in zip(groups[g], trace.graph.runPatched(trace, inputs: inputs, keep: keep)) {
+                let e = evaluate(out)
+                results.set(k, (e.targets, e.top, done))
+                counter.advance()
+            }
         }
         for k in 0..<total {
             let (v, best, done) = results.get(k)

@@ -34,72 +34,214 @@ public struct PatchedWork: Sendable {
     }
 }
 
+/// One occluded input of a batched incremental forward pass.
+public struct PatchedInput: Sendable {
+    /// The patched input (the graph's input shape).
+    public var input: Tensor
+    /// Where it differs from the traced input (map axes 2 and 3 of an NCHW input); `nil`: anywhere.
+    public var region: MapRegion?
+
+    public init(_ input: Tensor, region: MapRegion?) {
+        self.input = input
+        self.region = region
+    }
+}
+
 extension Graph {
     /// The forward pass on an input that differs from the traced one only inside `region` (an
-    /// occluding patch), reusing the clean trace elsewhere.
+    /// occluding patch), reusing the clean trace elsewhere: ``runPatched(_:inputs:keep:)`` for
+    /// one input.
+    /// - Precondition: the input is `[1, C, H, W]`.
+    public func runPatched(_ clean: Trace, input: Tensor, region: MapRegion?, keep: Set<String>) -> (values: [String: Tensor], work: PatchedWork) {
+        runPatched(clean, inputs: [PatchedInput(input, region: region)], keep: keep)[0]
+    }
+
+    /// Forward passes on inputs that each differ from the traced one only inside a region (an
+    /// occluding patch), reusing the clean trace elsewhere and running the images together where
+    /// their changes have spread over whole maps.
     ///
     /// A change in a region of a `[1, C, H, W]` tensor reaches only a region of each tensor computed
     /// from it through convolutions, pooling and pointwise operators (``ForwardLocality``): each
     /// such node computes just that region, from crops of its inputs (the clean values with the
     /// changed ones laid over them), and a window operator runs with the pads that make the crop
-    /// give exactly the changed outputs. From the first node that mixes the whole map (global
-    /// pooling, a fully connected layer, a normalization over the map, a squeeze-excitation gate)
-    /// the tensors are recomputed whole. Results equal a whole forward pass on the patched input up
-    /// to the summation order inside the kernels.
+    /// give exactly the changed outputs. A region that covers at least `promote` of its map is
+    /// computed whole instead. From there on — and from the first node that mixes the whole map
+    /// (global pooling, a fully connected layer, a normalization over the map, a squeeze-excitation
+    /// gate) — an image's tensors are whole, and the images whose inputs to a node are all whole
+    /// run as one batch (``ForwardBatching``): one product with many columns instead of many small
+    /// ones. Results equal a whole forward pass on each patched input up to the summation order
+    /// inside the kernels.
     /// - Parameters:
     ///   - clean: the trace of the unpatched input.
-    ///   - input: the patched input (`inputShape`).
-    ///   - region: where `input` differs from `clean.input` (map axes 2 and 3 of an NCHW input);
-    ///     `nil` recomputes every node the input reaches (NHWC inputs).
+    ///   - inputs: the patched inputs with the regions where they differ; a `nil` region recomputes
+    ///     every node the input reaches (NHWC inputs).
     ///   - keep: the tensors to return.
-    /// - Returns: each tensor of `keep` on the patched input, and the work done.
-    /// - Precondition: the input is `[1, C, H, W]`.
-    public func runPatched(_ clean: Trace, input: Tensor, region: MapRegion?, keep: Set<String>) -> (values: [String: Tensor], work: PatchedWork) {
-        var changed: [String: Change] = [inputName: region.map { .region($0, crop(input, $0)) } ?? .whole(input)]
-        var work = PatchedWork()
+    ///   - promote: the share of a map above which a changed region is computed whole (1: never
+    ///     before a node mixes the map).
+    /// - Returns: for each input, each tensor of `keep` on it, and the work done.
+    /// - Precondition: the inputs are `[1, C, H, W]`.
+    public func runPatched(_ clean: Trace, inputs: [PatchedInput], keep: Set<String>, promote: Double = 0.5) -> [(values: [String: Tensor], work: PatchedWork)] {
+        var changed: [[String: Change]] = inputs.map { i in
+            [inputName: i.region.map { .region($0, crop(i.input, $0)) } ?? .whole(i.input)]
+        }
+        var work = [PatchedWork](repeating: PatchedWork(), count: inputs.count)
         let last = nodes.lastIndex { node in node.outputs.contains(where: keep.contains) } ?? -1
+        // The last node reading each tensor: tensors nobody reads later are dropped as the pass goes.
+        var lastUse: [String: Int] = [:]
+        for index in 0..<max(0, last + 1) { for name in nodes[index].inputs { lastUse[name] = index } }
         if last >= 0 {
             for index in 0...last {
                 let node = nodes[index]
-                guard node.inputs.contains(where: { changed[$0] != nil }) else { continue }
-                let outputs = evaluate(node, clean: clean, changed: changed)
-                for (name, c) in zip(node.outputs, outputs) where !name.isEmpty {
-                    if let c { changed[name] = c }
-                    let full = shapes[name]?.count ?? 0
-                    work.whole += full
-                    switch c {
-                    case .region(let r, _)?: work.computed += r.area * (shapes[name].map { $0.count / max(1, $0[2] * $0[3]) } ?? 0)
-                    case .whole?: work.computed += full
-                    case nil: break
+                let reached = changed.indices.filter { p in node.inputs.contains { changed[p][$0] != nil } }
+                guard !reached.isEmpty else { continue }
+                let together = reached.filter { batchable(node, changed[$0]) }
+                var outputs: [Int: [Change?]] = [:]
+                if !together.isEmpty, let stacked = runStacked(node, clean: clean, positions: together, changed: changed) {
+                    for (k, p) in together.enumerated() { outputs[p] = [.stacked(stacked, k)] }
+                }
+                for p in reached where outputs[p] == nil {
+                    outputs[p] = evaluate(node, clean: clean, changed: changed[p], promote: promote)
+                }
+                for p in reached {
+                    for (name, c) in zip(node.outputs, outputs[p]!) where !name.isEmpty {
+                        if let c { changed[p][name] = c }
+                        let full = shapes[name]?.count ?? 0
+                        work[p].whole += full
+                        switch c {
+                        case .region(let r, _)?: work[p].computed += r.area * (shapes[name].map { $0.count / max(1, $0[2] * $0[3]) } ?? 0)
+                        case .whole?, .stacked?: work[p].computed += full
+                        case nil: break
+                        }
+                    }
+                }
+                for name in node.inputs where lastUse[name] == index && !keep.contains(name) {
+                    for p in changed.indices { changed[p][name] = nil }
+                }
+            }
+        }
+        return changed.indices.map { p in
+            var values: [String: Tensor] = [:]
+            for name in keep {
+                guard let base = clean.values[name] else { continue }
+                switch changed[p][name] {
+                case .whole(let t)?: values[name] = t
+                case .region(let r, let patch)?: values[name] = Self.overlay(base, patch, at: r)
+                case .stacked(let s, let k)?: values[name] = s.image(k)
+                case nil: values[name] = base
+                }
+            }
+            return (values, work[p])
+        }
+    }
+
+    /// A changed tensor: a region of a `[1, C, H, W]` map (the values there), all of it, or image
+    /// `k` of a stack shared with other inputs.
+    enum Change {
+        case region(MapRegion, Tensor)
+        case whole(Tensor)
+        case stacked(Stack, Int)
+    }
+
+    /// Several inputs' values of one tensor, stacked along axis 0.
+    final class Stack {
+        let tensor: Tensor
+        /// The inputs whose images these are, in order.
+        let positions: [Int]
+
+        init(_ tensor: Tensor, _ positions: [Int]) {
+            (self.tensor, self.positions) = (tensor, positions)
+        }
+
+        /// Image `k` as a `[1, …]` tensor.
+        func image(_ k: Int) -> Tensor {
+            let size = tensor.count / max(1, tensor.shape[0])
+            return Tensor(shape: Shape([1] + tensor.shape.dimensions.dropFirst()),
+                          scalars: Array(tensor.scalars[(k * size)..<((k + 1) * size)]))
+        }
+    }
+
+    /// Whether a change covers all of its tensor.
+    private func isWhole(_ name: String, _ c: Change) -> Bool {
+        switch c {
+        case .whole, .stacked: return true
+        case .region(let r, _):
+            guard let s = shapes[name], s.rank == 4 else { return false }
+            return r.top == 0 && r.left == 0 && r.bottom == s[2] && r.right == s[3]
+        }
+    }
+
+    /// Whether `node` can run on this input stacked with others: the operator batches and every
+    /// changed input is whole (only input 0 for operators that are not pointwise).
+    private func batchable(_ node: Node, _ changed: [String: Change]) -> Bool {
+        guard node.outputs.count == 1, let out = shapes[node.outputs[0]], out.rank >= 1, out[0] == 1 else { return false }
+        var pointwise = false
+        switch node.op.batching {
+        case .none: return false
+        case .reshape: break
+        case .independent:
+            if case .pointwise = node.op.locality { pointwise = true }
+        }
+        for (i, name) in node.inputs.enumerated() {
+            guard let c = changed[name] else { continue }
+            guard isWhole(name, c), i == 0 || pointwise, shapes[name].map({ $0.rank >= 1 && $0[0] == 1 }) == true else { return false }
+        }
+        if case .reshape = node.op.batching, shapes[node.inputs[0]].map({ $0.rank >= 1 && $0[0] == 1 }) != true { return false }
+        return true
+    }
+
+    /// Runs `node` once for `positions`, their inputs stacked along axis 0; `nil` when the operator
+    /// returned an unexpected batch.
+    private func runStacked(_ node: Node, clean: Trace, positions: [Int], changed: [[String: Change]]) -> Stack? {
+        let outShape = shapes[node.outputs[0]]!
+        var pointwise = false
+        if case .pointwise = node.op.locality { pointwise = true }
+        func stackedValue(_ name: String) -> Tensor {
+            if case .stacked(let s, _)? = changed[positions[0]][name], s.positions == positions { return s.tensor }
+            let one = shapes[name]!
+            let size = one.count
+            return Tensor(shape: Shape([positions.count] + one.dimensions.dropFirst())) { out in
+                for (k, p) in positions.enumerated() {
+                    let dst = out.baseAddress! + k * size
+                    switch changed[p][name] {
+                    case .stacked(let s, let i)?:
+                        s.tensor.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress! + i * size, count: size) }
+                    case .whole(let t)?, .region(_, let t)?:  // a region here covers the map
+                        t.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
+                    case nil:
+                        clean.values[name]!.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
                     }
                 }
             }
         }
-        var values: [String: Tensor] = [:]
-        for name in keep {
-            guard let base = clean.values[name] else { continue }
-            switch changed[name] {
-            case .whole(let t)?: values[name] = t
-            case .region(let r, let patch)?: values[name] = Self.overlay(base, patch, at: r)
-            case nil: values[name] = base
+        var args: [Tensor?] = []
+        for (i, name) in node.inputs.enumerated() {
+            guard !name.isEmpty else { args.append(nil); continue }
+            let isChanged = positions.contains { changed[$0][name] != nil }
+            let isMap = clean.values[name] != nil && initializers[name] == nil
+                && shapes[name].map { $0.rank == outShape.rank && $0[0] == 1 && $0.dimensions.dropFirst(2) == outShape.dimensions.dropFirst(2) } == true
+            if isChanged || (pointwise && isMap) || (i == 0 && clean.values[name] != nil && initializers[name] == nil) {
+                args.append(stackedValue(name))
+            } else {
+                args.append(clean.values[name] ?? initializers[name])
             }
         }
-        return (values, work)
-    }
-
-    /// A changed tensor: a region of a `[1, C, H, W]` map (the values there), or all of it.
-    enum Change {
-        case region(MapRegion, Tensor)
-        case whole(Tensor)
+        let out: Tensor
+        switch node.op.batching {
+        case .reshape: out = args[0]!.reshaped(Shape([positions.count] + outShape.dimensions.dropFirst()))
+        default: out = node.op.forward(args).outputs[0]
+        }
+        guard out.shape.dimensions == [positions.count] + outShape.dimensions.dropFirst() else { return nil }
+        return Stack(out, positions)
     }
 
     /// The outputs of one node that reads a changed tensor (`nil`: unchanged).
-    private func evaluate(_ node: Node, clean: Trace, changed: [String: Change]) -> [Change?] {
+    private func evaluate(_ node: Node, clean: Trace, changed: [String: Change], promote: Double) -> [Change?] {
         func value(_ name: String) -> Tensor? { name.isEmpty ? nil : (clean.values[name] ?? initializers[name]) }
         func whole(_ name: String) -> Tensor? {
             switch changed[name] {
             case .whole(let t)?: return t
             case .region(let r, let patch)?: return Self.overlay(value(name)!, patch, at: r)
+            case .stacked(let s, let k)?: return s.image(k)
             case nil: return value(name)
             }
         }
@@ -159,6 +301,9 @@ extension Graph {
             let (oy0, oy1) = outputs(r.top, r.bottom, 0, outH)
             let (ox0, ox1) = outputs(r.left, r.right, 1, outW)
             guard oy0 < oy1, ox0 < ox1 else { return [nil] }
+            // A change that has spread over most of the map is computed whole (and can then run
+            // stacked with other inputs).
+            if Double((oy1 - oy0) * (ox1 - ox0)) >= promote * Double(outH * outW) { return recomputeWhole() }
             // The input rows/columns those outputs read, clipped to the map; the clipped part is padding.
             let y0 = oy0 * strides[0] - pads[0], y1 = (oy1 - 1) * strides[0] - pads[0] + extent[0]
             let x0 = ox0 * strides[1] - pads[1], x1 = (ox1 - 1) * strides[1] - pads[1] + extent[1]

@@ -158,6 +158,35 @@ final class AttributionReferenceTests: XCTestCase {
         XCTAssertLessThan(Double(fast.work.computed), 0.8 * Double(fast.work.whole))
     }
 
+    /// Several occluded inputs run together (``Graph/runPatched(_:inputs:keep:promote:)``): each
+    /// equals a whole forward pass on it, whether regions are computed whole at once (promote 0),
+    /// at half the map, or only from the first node that mixes the map, with stacks formed and
+    /// re-formed as inputs reach whole maps at different nodes (corner, edge and centre windows).
+    func testBatchedIncrementalForwardEqualsWholePasses() throws {
+        let model = try Model.load(nil)
+        let graph = model.graph
+        let x = try model.input(from: nil).tensor
+        let trace = try graph.run(x)
+        let keep: Set<String> = ["/features/features.6/Add_output_0", "/features/features.14/conv/conv.0/conv.0.2/Clip_output_0",
+                                 graph.nodes.last!.outputs[0]]
+        let regions = [MapRegion(top: 0, left: 0, bottom: 32, right: 32), MapRegion(top: 96, left: 96, bottom: 128, right: 128),
+                       MapRegion(top: 200, left: 50, bottom: 224, right: 70), MapRegion(top: 10, left: 180, bottom: 60, right: 224)]
+        let inputs = regions.map { r -> PatchedInput in
+            var t = x
+            for ch in 0..<3 { for y in r.top..<r.bottom { for xx in r.left..<r.right { t.scalars[(ch * 224 + y) * 224 + xx] = 0 } } }
+            return PatchedInput(t, region: r)
+        }
+        let wholes = try inputs.map { try graph.run($0.input) }
+        for promote in [0, 0.5, 1.1] {
+            let got = graph.runPatched(trace, inputs: inputs, keep: keep, promote: promote)
+            XCTAssertEqual(got.count, inputs.count)
+            for (k, (values, work)) in got.enumerated() {
+                for name in keep { assertClose(values[name]!, wholes[k].values[name]!, tolerance: 1e-5, "\(name) input \(k) promote \(promote)") }
+                if promote > 1 { XCTAssertLessThan(work.computed, work.whole) }
+            }
+        }
+    }
+
     /// A gate computed by a window operator (AveragePool over the whole map) changes with every
     /// window: the incremental pass must recompute the whole gated tensor.
     func testIncrementalForwardThroughAWindowedGate() throws {

@@ -79,6 +79,9 @@ public enum Convolution {
             directConv2D(input, weight: weight, geometry: g, out: &out)
             return out
         case .gemm, .auto:
+            if isBatchedPointwise(input, weight: weight, geometry: g) {
+                return batchedPointwise(input, weight: weight, bias: bias)
+            }
             var out = biasFilled(shape, bias)
             gemmConv2D(input, weight: weight, geometry: g, out: &out)
             return out
@@ -107,9 +110,9 @@ public enum Convolution {
         let oh = out.shape[2], ow = out.shape[3]
         let outPerGroup = cOut / g.groups
         let inputPlane = h * w, outPlane = oh * ow
+        let isPointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
         do {
             let kSize = cPerGroup * kh * kw
-            let isPointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
             var columns = isPointwise ? [] : [Float](repeating: 0, count: kSize * outPlane)
             input.scalars.withUnsafeBufferPointer { src in
                 weight.scalars.withUnsafeBufferPointer { wt in
@@ -129,6 +132,51 @@ public enum Convolution {
                                 }
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether ``batchedPointwise(_:weight:bias:)`` runs: a 1×1 stride-1 unpadded ungrouped
+    /// convolution of several small maps, where packing the weights once per image would cost
+    /// more than moving the images into one product.
+    static func isBatchedPointwise(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry) -> Bool {
+        weight.shape[2] == 1 && weight.shape[3] == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0] && g.groups == 1
+            && input.shape[0] > 1 && input.shape[2] * input.shape[3] < 256
+    }
+
+    /// A 1×1 convolution of a batch of small maps as one product: the images side by side as
+    /// columns (`[C_in, N·H·W]`), so the weights are packed once instead of once per image.
+    static func batchedPointwise(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        let n = input.shape[0], cIn = input.shape[1], cOut = weight.shape[0]
+        let plane = input.shape[2] * input.shape[3], columns = n * plane
+        let x = [Float](unsafeUninitializedCapacity: cIn * columns) { dst, count in
+            input.scalars.withUnsafeBufferPointer { src in
+                for b in 0..<n {
+                    for c in 0..<cIn {
+                        (dst.baseAddress! + c * columns + b * plane).initialize(from: src.baseAddress! + (b * cIn + c) * plane, count: plane)
+                    }
+                }
+            }
+            count = cIn * columns
+        }
+        let y = [Float](unsafeUninitializedCapacity: cOut * columns) { py, count in
+            x.withUnsafeBufferPointer { px in
+                weight.scalars.withUnsafeBufferPointer { wt in
+                    BLAS.sgemmParallelColumns(m: cOut, n: columns, k: cIn, a: wt.baseAddress!, lda: cIn, b: px.baseAddress!, ldb: columns,
+                                              c: py.baseAddress!, ldc: columns)
+                }
+            }
+            count = cOut * columns
+        }
+        return Tensor(shape: [n, cOut, input.shape[2], input.shape[3]]) { dst in
+            y.withUnsafeBufferPointer { src in
+                for b in 0..<n {
+                    for o in 0..<cOut {
+                        let d = dst.baseAddress! + (b * cOut + o) * plane, s = src.baseAddress! + o * columns + b * plane
+                        let v = bias?.scalars[o] ?? 0
+                        for i in 0..<plane { d[i] = s[i] + v }
                     }
                 }
             }

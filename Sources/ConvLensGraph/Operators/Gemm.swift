@@ -35,6 +35,9 @@ package struct Gemm: DenseBackward {
         return [try check.make([m, n])]
     }
 
+    /// A batch of rows of A (A is the activation; `transA` would put the batch in columns).
+    package var batching: ForwardBatching { transA ? .none : .independent }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput {
         ForwardOutput(LinearAlgebra.gemm(x[0]!, x[1]!, x.count > 2 ? x[2] : nil, alpha: alpha, beta: beta, transA: transA, transB: transB))
     }

@@ -10,6 +10,8 @@ package struct GlobalMaxPool: DenseBackward, PlainResolution {
         [try GlobalPooling.outputShape(inputs, check)]
     }
 
+    package var batching: ForwardBatching { .independent }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput { ForwardOutput(Pooling.globalMaxPool(x[0]!)) }
 
     package func receptiveField(_ inputs: [ReceptiveField?], _ context: FieldContext) -> ReceptiveField {

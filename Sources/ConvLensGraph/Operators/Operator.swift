@@ -45,6 +45,22 @@ package protocol Operator: Sendable {
     /// How a change confined to a region of the input map reaches the output (the incremental
     /// forward pass of occlusion, ``Graph/runPatched(_:input:region:keep:)``); `.global` by default.
     var locality: ForwardLocality { get }
+    /// Whether the forward pass runs on several images stacked along axis 0 of its activation
+    /// inputs (``ForwardBatching``); derived from ``locality`` by default.
+    var batching: ForwardBatching { get }
+}
+
+/// How an operator treats a batch of images stacked along axis 0, for the incremental forward
+/// pass that runs many occluded images at once.
+package enum ForwardBatching: Sendable {
+    /// Image `b` of the output depends only on image `b` of the activation inputs: the stacked
+    /// forward equals the forward on each image.
+    case independent
+    /// The elements are kept and only the shape changes (`Reshape`, `Flatten`): a `[1, …]` to
+    /// `[1, …]` reshape applies to each image of a stack.
+    case reshape
+    /// The operator runs image by image.
+    case none
 }
 
 /// How far a change in a region of an operator's `[1, C, H, W]` input spreads in its output.
@@ -63,6 +79,10 @@ package enum ForwardLocality: Sendable {
 
 extension Operator {
     package var locality: ForwardLocality { .global }
+    package var batching: ForwardBatching {
+        if case .global = locality { return .none }
+        return .independent
+    }
     package static var requiredInputs: Int { 1 }
     package static func runtimeInputs(_ inputs: [String]) -> [String] { inputs.filter { !$0.isEmpty } }
 }

@@ -80,6 +80,8 @@ package struct Reshape: DenseBackward {
         return [shape]
     }
 
+    package var batching: ForwardBatching { .reshape }
+
     package func forward(_ x: [Tensor?]) -> ForwardOutput { ForwardOutput(x[0]!.reshaped(shape)) }
 
     /// The map survives when its axes are unchanged (a channel shuffle's `[N, g, C/g, H, W]`).

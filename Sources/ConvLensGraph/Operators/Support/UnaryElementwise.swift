@@ -32,11 +32,13 @@ extension UnaryElementwise {
     /// The optimizer specializes this loop for each conforming type; keep ``value(_:)`` branch-free
     /// where it can be so that the loop vectorizes.
     package func forward(_ inputs: [Tensor?]) -> ForwardOutput {
-        var out = inputs[0]!
-        out.scalars.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count { p[i] = value(p[i]) }
-        }
-        return ForwardOutput(out)
+        // Written into fresh storage: mutating a copy of the input would first copy it whole.
+        let x = inputs[0]!
+        return ForwardOutput(Tensor(shape: x.shape) { out in
+            x.scalars.withUnsafeBufferPointer { src in
+                for i in 0..<out.count { out[i] = value(src[i]) }
+            }
+        })
     }
 
     package func receptiveField(_ inputs: [ReceptiveField?], _ context: FieldContext) -> ReceptiveField {
