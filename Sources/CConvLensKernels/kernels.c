@@ -189,6 +189,18 @@ void transposed_plane(const float *restrict x, int h, int w, const float *restri
     }
 }
 
+/* A stride-1 transposed convolution is the correlation with the kernel turned by 180° and pads
+   K − 1 − p: y[oy][ox] += Σ k[a][b] · x[oy + pt − a][ox + pl − b]. Square 3×3 and 5×5 kernels take
+   the register-summed path that way instead of scattering tap by tap. */
+#define FLIPPED_CASES \
+    if (dh == 1 && dw == 1 && sh == 1 && sw == 1 && kh == kw && (kh == 3 || kh == 5) && pt < kh && pl < kw) { \
+        float flipped[25]; \
+        for (int t = 0; t < kh * kw; t++) flipped[t] = k[kh * kw - 1 - t]; \
+        if (kh == 3) conv_plane_square(x, h, w, flipped, 3, 1, 1, 2 - pt, 2 - pl, y, oh, ow); \
+        else conv_plane_square(x, h, w, flipped, 5, 1, 1, 4 - pt, 4 - pl, y, oh, ow); \
+        return; \
+    }
+
 #if CONVLENS_X86
 TARGET_AVX2 static void conv_plane_avx2(const float *x, int h, int w, const float *k, int kh, int kw,
                                         int sh, int sw, int pt, int pl, int dh, int dw, float *y, int oh, int ow) {
@@ -198,6 +210,7 @@ TARGET_AVX2 static void conv_plane_avx2(const float *x, int h, int w, const floa
 
 TARGET_AVX2 static void transposed_plane_avx2(const float *x, int h, int w, const float *k, int kh, int kw,
                                               int sh, int sw, int pt, int pl, int dh, int dw, float *y, int oh, int ow) {
+    FLIPPED_CASES
     transposed_plane(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
 }
 #endif
@@ -222,6 +235,7 @@ void convlens_direct_transposed_conv_plane(const float *x, int h, int w, const f
         return;
     }
 #endif
+    FLIPPED_CASES
     transposed_plane(x, h, w, k, kh, kw, sh, sw, pt, pl, dh, dw, y, oh, ow);
 }
 

@@ -71,7 +71,8 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     }
 
     /// The direct path's register-summed 3×3 and 5×5 kernels (dilation 1, column stride 1 or 2),
-    /// maps smaller than the window and pads up to the window included, against GEMM.
+    /// maps smaller than the window and pads up to the window included, against GEMM, in both
+    /// directions.
     func testSquareDirectKernelsAgreeWithGEMM() {
         var rng = SplitMix(state: 35)
         for k in [3, 5] {
@@ -86,8 +87,15 @@ final class ConvolutionAlgorithmTests: XCTestCase {
                     let x = Self.random([2, c, h, w], &rng)
                     let wt = Self.random([c, depthwise ? 1 : c, k, k], &rng)
                     let reference = Convolution.conv2D(x, weight: wt, bias: nil, geometry: g, algorithm: .gemm)
-                    assertClose(Convolution.conv2D(x, weight: wt, bias: nil, geometry: g, algorithm: .direct), reference,
-                                "k\(k) s[\(sh), \(sw)] p\(pads) \(h)x\(w) c\(c) depthwise \(depthwise)")
+                    let what = "k\(k) s[\(sh), \(sw)] p\(pads) \(h)x\(w) c\(c) depthwise \(depthwise)"
+                    assertClose(Convolution.conv2D(x, weight: wt, bias: nil, geometry: g, algorithm: .direct), reference, what)
+                    // The transposed direction (stride 1 runs as a correlation with the turned kernel).
+                    let t = Conv2DGeometry(kernel: [k, k], strides: [sw, sw], pads: pads, groups: g.groups)
+                    let size = (t.transposedOutput(h, axis: 0), t.transposedOutput(w, axis: 1))
+                    guard size.0 > 0, size.1 > 0 else { continue }
+                    assertClose(Convolution.transposedConv2D(x, weight: wt, bias: nil, geometry: t, outputSize: size, algorithm: .direct),
+                                Convolution.transposedConv2D(x, weight: wt, bias: nil, geometry: t, outputSize: size, algorithm: .gemm),
+                                "transposed " + what)
                 }
             }
         }
