@@ -34,7 +34,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin" notebook --layer '#65' --strongest 2 --sections filters,activations,projections,compare --out "$work/fresh" > "$work/run.txt"
 grep -q "notebook.ipynb" "$work/run.txt" || { echo "notebook-check: FAILED — convlens notebook printed:"; cat "$work/run.txt"; exit 1; }
+# The opt-in sections (activation maximization, Grad-CAM, occlusion), few steps.
+"$bin" notebook --layer '#20' --strongest 2 --sections optimize,gradcam,occlusion --optimize-steps 16 --out "$work/views" > "$work/run.txt"
+grep -q "notebook.ipynb" "$work/run.txt" || { echo "notebook-check: FAILED — convlens notebook printed:"; cat "$work/run.txt"; exit 1; }
 exported=$root/Notebooks-export/a-filters-activations/notebook.ipynb
-PATH="$venv/bin:$PATH" MPLBACKEND=Agg "$venv/bin/python" "$root/Scripts/check_notebooks.py" --work "$work" --execute "$work/fresh/notebook.ipynb" \
+PATH="$venv/bin:$PATH" MPLBACKEND=Agg "$venv/bin/python" "$root/Scripts/check_notebooks.py" --work "$work" --execute "$work/fresh/notebook.ipynb" --execute "$work/views/notebook.ipynb" \
   $([ -f "$exported" ] && echo "--execute $exported") \
-  "$work/fresh/notebook.ipynb" $(ls "$root"/Notebooks-export/*/notebook.ipynb 2>/dev/null)
+  "$work/fresh/notebook.ipynb" "$work/views/notebook.ipynb" $(ls "$root"/Notebooks-export/*/notebook.ipynb 2>/dev/null)

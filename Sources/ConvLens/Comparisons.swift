@@ -31,6 +31,12 @@ public struct ComparisonRequest: Sendable {
     /// pixel (Zeiler & Fergus's figure 7 for one unit), over the input; `nil`: no column. Its
     /// targets are replaced by the panel's units.
     public var occlusion: OcclusionRequest?
+    /// Adds an `OPTIMIZED` column: an image optimized from noise to maximize the unit's channel
+    /// (``Model/optimize(_:progress:)``, objective `.channelMean`), cropped to the unit's field like
+    /// the projections: the pattern the channel responds to, at the scale of one unit's field;
+    /// `nil`: no column. Its objective and channels are replaced by the panel's (one batch per 64
+    /// channels). Docs/Optimize.md says why the channel and not the single unit.
+    public var optimize: OptimizeRequest?
 
     public init(layer: String) { self.layer = layer }
 }
@@ -41,7 +47,8 @@ extension Model {
     /// A panel holds, left to right: the input with the unit's receptive-field box, the input cropped
     /// to that field, the channel's activation map blended on the input, and the deconvnet, guided
     /// and backprop projections cropped to the field (fully connected units: whole images, no box);
-    /// then, when requested, the unit's Grad-CAM and occlusion maps over the whole input.
+    /// then, when requested, an image optimized to excite the unit's channel (cropped to the field),
+    /// and the unit's Grad-CAM and occlusion maps over the whole input.
     /// - Throws: `ConvLensError` for an unknown layer, channel or position before anything is
     ///   written.
     @discardableResult
@@ -64,6 +71,21 @@ extension Model {
             })
         }
         let inputImage = try displayImage(of: input).rgb()
+        var optimized = [Tensor?](repeating: nil, count: resolved.count)
+        if let base = request.optimize {
+            for start in stride(from: 0, to: resolved.count, by: OptimizeRequest.maximumImages) {
+                let part = Array(start..<min(resolved.count, start + OptimizeRequest.maximumImages))
+                var o = base
+                o.objective = .channelMean(layer: request.layer)
+                o.channels = part.map { resolved[$0].channel }
+                let result = try optimize(o)
+                let size = result.images.count / max(1, part.count)
+                for (k, i) in part.enumerated() {
+                    optimized[i] = Tensor(shape: Shape([1] + result.images.shape.dimensions.dropFirst()),
+                                          scalars: Array(result.images.scalars[(k * size)..<((k + 1) * size)]))
+                }
+            }
+        }
         let units = resolved.map { AttributionTarget.unit(layer: request.layer, channel: $0.channel, y: $0.y, x: $0.x) }
         var extra = [[(String, Image)]](repeating: [], count: resolved.count)
         if let camLayer = request.gradCAMLayer {
@@ -95,7 +117,8 @@ extension Model {
         var panels: [Image] = []
         for (i, seed) in resolved.enumerated() {
             let panel = try comparisonPanel(layer: layer, seed: seed, activation: act, inputImage: inputImage, input: input,
-                                            projections: byRule.map { $0[i].tensor }, extra: extra[i], display: display, tile: request.tileSize)
+                                            projections: byRule.map { $0[i].tensor }, optimized: optimized[i], extra: extra[i],
+                                            display: display, tile: request.tileSize)
             panels.append(panel)
             let name = "\(stem)_c\(seed.channel)_panel"
             try NPY.write(panel.unitTensor(), to: "\(directory)/\(name).npy")
@@ -137,7 +160,7 @@ extension Model {
 
     /// One labelled panel.
     private func comparisonPanel(layer: Layer, seed: ResolvedSeed, activation: Tensor, inputImage: Image, input: ModelInput,
-                                 projections: [Tensor], extra: [(String, Image)], display: Display, tile: Int) throws -> Image {
+                                 projections: [Tensor], optimized: Tensor?, extra: [(String, Image)], display: Display, tile: Int) throws -> Image {
         func fit(_ image: Image) -> Image {
             let w = max(1, Int((Double(tile) * Double(image.width) / Double(image.height)).rounded()))
             if image.height <= tile / 2, tile % image.height == 0, w == image.width * (tile / image.height) {
@@ -169,6 +192,14 @@ extension Model {
         }
         for (rule, p) in zip(ProjectionRule.allCases, projections) {
             tiles.append((rule.rawValue.uppercased(), fit(display.render(crops(nchw(p))))))
+        }
+        if let optimized {
+            // RGB in (0, 1) at the input size, cropped to the field like the projections.
+            let rgb = crops(optimized)
+            let (h, w) = (rgb.shape[2], rgb.shape[3])
+            var px = [Float](repeating: 0, count: 3 * h * w)
+            for j in 0..<(h * w) { for k in 0..<3 { px[3 * j + k] = rgb.scalars[k * h * w + j] * 255 } }
+            tiles.append(("OPTIMIZED", fit(Image(width: w, height: h, channels: 3, pixels: px))))
         }
         tiles += extra.map { ($0.0, fit($0.1)) }
         let font = BitmapFont.standard

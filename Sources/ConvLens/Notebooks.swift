@@ -18,6 +18,9 @@ public struct NotebookRequest: Sendable {
         case projections
         /// Comparison panels: field, activation, deconvnet, guided, backprop side by side.
         case compare
+        /// Activation maximization: for each selected channel (at most 64 per layer), an image
+        /// optimized from noise to maximize its mean (``NotebookRequest/optimizeSteps`` steps).
+        case optimize
         /// Grad-CAM of the top class at each layer (a `[1, C, H, W]` layer), with guided Grad-CAM.
         case gradcam
         /// Occlusion of the top class: probability per window position and per pixel.
@@ -57,12 +60,23 @@ public struct NotebookRequest: Sendable {
     /// `.npy` files larger than this many bytes are deleted after writing (their PNGs stay); `nil`
     /// keeps every array. Keeps exported example notebooks small.
     public var maxArrayBytes: Int?
+    /// Steps of the `optimize` section (Fourier image, standard transforms, Adam at 0.05).
+    public var optimizeSteps = 128
     /// The notebook's title.
     public var title: String?
     /// The exact command line that made the notebook (shown in it); `nil` for library callers.
     public var commandLine: String?
 
     public init(layers: [String]) { self.layers = layers }
+}
+
+extension Model {
+    /// The `optimize` section's request for one layer's selected channels (the first 64).
+    fileprivate func optimizeRequest(_ layer: Layer, _ channels: [Int], _ request: NotebookRequest) -> OptimizeRequest {
+        var o = OptimizeRequest(objective: .channelMean(layer: layer.name), channels: Array(channels.prefix(OptimizeRequest.maximumImages)))
+        o.steps = request.optimizeSteps
+        return o
+    }
 }
 
 extension Model {
@@ -106,11 +120,15 @@ extension Model {
             for layer in layers where layer.shape.rank == 4 { _ = try gradCAM(GradCAMRequest(layer: layer.name), trace: trace) }
         }
         if sections.contains(.occlusion) { _ = try scoreLayer() }
+        if sections.contains(.optimize) {
+            for u in units { _ = try OptimizationProblem(model: self, request: optimizeRequest(u.layer, u.channels, request)) }
+        }
         var top = try manifest(command: "notebook", input: input, parameters: parameters)
         try AtomicFile.makeDirectory(directory)
         var nb = Notebook(title: request.title ?? "ConvLens: \(layers.map(\.name).joined(separator: ", "))")
         let total = units.reduce(0) { $0 + $1.channels.count } *
             ((sections.contains(.projections) ? request.rules.count : 0) + (sections.contains(.compare) ? 3 : 0))
+            + (sections.contains(.optimize) ? units.reduce(0) { $0 + min($1.channels.count, OptimizeRequest.maximumImages) } : 0)
         var done = 0
 
         // Title, model, image.
@@ -322,6 +340,22 @@ extension Model {
                 try embed(sub, m, kinds: ["panel"], only: { $0.channel != nil }) { o in "panel of channel \(o.channel ?? 0)" }
                 let kept = try collect(sub, m)
                 reload(Array(kept.filter { $0.kind == "panel" && $0.channel != nil }.prefix(2))) { "show_image(ARRAY, \"\($0.layer ?? "") c\($0.channel ?? 0) panel\")" }
+            }
+        }
+        if sections.contains(.optimize) {
+            for u in units {
+                let sub = "optimize/\(fileStem(forLayer: u.layer.name))"
+                let o = optimizeRequest(u.layer, u.channels, request)
+                let base = done
+                let (m, _) = try writeOptimization(o, to: "\(directory)/\(sub)", parameters: params) { d, n in
+                    progress?(base + d * o.channels.count / max(1, n), total)
+                }
+                done += o.channels.count
+                let channelList = o.channels.map(String.init).joined(separator: ",")
+                nb.markdown("## What the channels of `\(u.layer.name)` respond to\n\nFor each channel, an image optimized from noise to maximize the channel's mean activation (\(o.steps) steps of Adam on Lucid's Fourier image with decorrelated colour, under random pad, jitter, scale and rotation), next to the objective per step. Arrays: each image `[1, 3, H, W]` RGB in (0, 1), each curve `[steps]`.\n\n```sh\nconvlens optimize\(modelFlag) --layer \(shellQuote(u.layer.name)) --channel \(channelList) --steps \(o.steps) --out \(sub)\n```")
+                try embed(sub, m, kinds: ["optimized", "objective-curve"]) { "\($0.kind == "optimized" ? "optimized image" : "objective per step") of channel \($0.channel ?? 0)" }
+                let kept = try collect(sub, m)
+                reload(Array(kept.filter { $0.kind == "optimized" }.prefix(4))) { "show_image(ARRAY[0].transpose(1, 2, 0), \"\(u.layer.name) c\($0.channel ?? 0) optimized\")" }
             }
         }
         if sections.contains(.gradcam) {

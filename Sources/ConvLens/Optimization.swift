@@ -44,6 +44,19 @@ public struct OptimizeRequest: Sendable {
         public static let standard = Transforms()
         /// No transforms (the image is only fitted to the model input).
         public static let none = Transforms(pad: 0, jitter: 0, scales: [], angles: [], finalJitter: 0)
+        /// Draw translations centred on 0 (`−⌊n/2⌋ ..< n − ⌊n/2⌋`) instead of `0 ..< n`: the image
+        /// then sits where the final, untransformed evaluation sees it, on average.
+        public var centred = false
+
+        /// The standard pad and jitter, centred, without scaling or rotation, for a single unit's
+        /// objective: scaling and rotating about the image centre carry a unit away from the centre
+        /// by several pixels, and uncentred jitter shifts it by half the jitter on average, so the
+        /// image would excite the unit's neighbours instead (Docs/Optimize.md).
+        public static let jitter: Transforms = {
+            var t = Transforms(scales: [], angles: [])
+            t.centred = true
+            return t
+        }()
 
         public init(pad: Int = 12, jitter: Int = 8, scales: [Float] = (0...10).map { 1 + Float($0 - 5) / 50 },
                     angles: [Float] = (-10...10).map(Float.init) + Array(repeating: 0, count: 5), finalJitter: Int = 4) {
@@ -54,10 +67,16 @@ public struct OptimizeRequest: Sendable {
         func draw(_ rng: inout SplitMix64, height: Int, width: Int) -> [ImageTransform] {
             var t: [ImageTransform] = []
             if pad > 0 { t.append(.pad(pixels: pad, value: 0.5)) }
-            if jitter > 1 { t.append(.translate(dy: rng.below(jitter), dx: rng.below(jitter))) }
+            if jitter > 1 {
+                let d = centred ? jitter / 2 : 0
+                t.append(.translate(dy: rng.below(jitter) - d, dx: rng.below(jitter) - d))
+            }
             if !scales.isEmpty { t.append(.scale(scales[rng.below(scales.count)])) }
             if !angles.isEmpty { t.append(.rotate(degrees: angles[rng.below(angles.count)])) }
-            if finalJitter > 1 { t.append(.translate(dy: rng.below(finalJitter), dx: rng.below(finalJitter))) }
+            if finalJitter > 1 {
+                let d = centred ? finalJitter / 2 : 0
+                t.append(.translate(dy: rng.below(finalJitter) - d, dx: rng.below(finalJitter) - d))
+            }
             t.append(.fit(height: height, width: width, value: 0.5))
             return t
         }

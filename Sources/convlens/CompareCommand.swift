@@ -28,6 +28,9 @@ struct CompareCommand: AsyncParsableCommand {
     @Option(help: "Add an occlusion column with this window size (pixels; stride: half the window).")
     var occlusionWindow: Int?
 
+    @Option(help: "Add an optimized-image column: this many steps of activation maximization of each unit's channel (Fourier image, standard transforms), cropped to the unit's field (0: no column).")
+    var optimizeSteps = 0
+
     @Option(help: "Output folder (created if missing).")
     var out: String
 
@@ -36,6 +39,9 @@ struct CompareCommand: AsyncParsableCommand {
         if inputOptions.gridScale != nil { throw ValidationError("--scale layer|tile does not apply to compare") }
         if let w = occlusionWindow, !(1...Preprocessing.maximumSize).contains(w) {
             throw ValidationError("--occlusion-window must be between 1 and \(Preprocessing.maximumSize)")
+        }
+        if !(0...OptimizeCommand.maximumSteps).contains(optimizeSteps) {
+            throw ValidationError("--optimize-steps must be between 0 and \(OptimizeCommand.maximumSteps)")
         }
     }
 
@@ -59,6 +65,11 @@ struct CompareCommand: AsyncParsableCommand {
                 o.stride = max(1, w / 2)
                 request.occlusion = o
             }
+            if optimizeSteps > 0 {
+                var o = OptimizeRequest(objective: .channelMean(layer: units.layer), channels: [])
+                o.steps = optimizeSteps
+                request.optimize = o
+            }
             let input = try inputOptions.load(for: model)
             let trace = try model.run(input)
             var params = modelOptions.parameters.merging(inputOptions.parameters) { a, _ in a }
@@ -69,6 +80,7 @@ struct CompareCommand: AsyncParsableCommand {
             params["tile-size"] = .integer(tileSize)
             if let gradcamLayer { params["gradcam-layer"] = .string(gradcamLayer) }
             if let occlusionWindow { params["occlusion-window"] = .integer(occlusionWindow) }
+            if optimizeSteps > 0 { params["optimize-steps"] = .integer(optimizeSteps) }
             params["out"] = .string(out)
             let progress = ProgressLine(label: "compare")
             let manifest = try model.writeComparisons(request, trace: trace, input: input, to: out, parameters: params, progress: progress.update)

@@ -29,7 +29,7 @@ struct NotebookCommand: AsyncParsableCommand {
 
     @OptionGroup var algorithmOptions: AlgorithmOptions
 
-    @Option(help: "Sections, comma-separated: filters, activations, projections, compare, gradcam, occlusion (default: the first four).")
+    @Option(help: "Sections, comma-separated: filters, activations, projections, compare, optimize, gradcam, occlusion (default: the first four).")
     var sections: String = "filters,activations,projections,compare"
 
     @Option(help: "Seed of the projections: unit or map.")
@@ -53,6 +53,9 @@ struct NotebookCommand: AsyncParsableCommand {
     @Option(help: "Delete .npy arrays larger than this many bytes after writing (their PNGs stay); keeps exported notebooks small.")
     var maxArrayBytes: Int?
 
+    @Option(help: "Steps of the optimize section's activation maximization.")
+    var optimizeSteps = 128
+
     @Option(help: "Notebook title.")
     var title: String?
 
@@ -63,8 +66,8 @@ struct NotebookCommand: AsyncParsableCommand {
         if layer.isEmpty { throw ValidationError("give at least one --layer") }
         let given = [channel != nil, allChannels, strongest != nil].filter { $0 }.count
         if given > 1 { throw ValidationError("--channel, --all-channels and --strongest exclude each other") }
-        if given == 0, let s = parsedSections, s.contains(.projections) || s.contains(.compare) {
-            throw ValidationError("the projections and compare sections need --channel LIST, --all-channels or --strongest N")
+        if given == 0, let s = parsedSections, s.contains(.projections) || s.contains(.compare) || s.contains(.optimize) {
+            throw ValidationError("the projections, compare and optimize sections need --channel LIST, --all-channels or --strongest N")
         }
         if let channel, (try? ChannelSelection(parsing: channel)) == nil {
             throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel)'")
@@ -73,7 +76,10 @@ struct NotebookCommand: AsyncParsableCommand {
         if let at, UnitOptions.position(at) == nil { throw ValidationError("--at must be Y,X with non-negative integers, got '\(at)'") }
         if at != nil && seed == .map { throw ValidationError("--at applies to unit seeds") }
         if rule != "all" && ProjectionRule(rawValue: rule) == nil { throw ValidationError("--rule must be deconvnet, guided, backprop or all") }
-        if parsedSections == nil { throw ValidationError("--sections must list filters, activations, projections, compare, gradcam or occlusion, got '\(sections.prefix(80))'") }
+        if parsedSections == nil { throw ValidationError("--sections must list filters, activations, projections, compare, optimize, gradcam or occlusion, got '\(sections.prefix(80))'") }
+        if !(1...OptimizeCommand.maximumSteps).contains(optimizeSteps) {
+            throw ValidationError("--optimize-steps must be between 1 and \(OptimizeCommand.maximumSteps)")
+        }
         if !(16...1024).contains(tileSize) { throw ValidationError("--tile-size must be between 16 and 1024") }
         if let m = maxTiles, m < 1 { throw ValidationError("--max-tiles must be at least 1") }
         if let m = maxArrayBytes, m < 0 { throw ValidationError("--max-array-bytes must not be negative") }
@@ -103,6 +109,7 @@ struct NotebookCommand: AsyncParsableCommand {
             request.maxArrayBytes = maxArrayBytes
             request.maxTiles = maxTiles
             request.title = title
+            request.optimizeSteps = optimizeSteps
             request.commandLine = (["convlens"] + CommandLine.arguments.dropFirst()).map(shellQuote).joined(separator: " ")
             algorithmOptions.apply()
             let input = try inputOptions.load(for: model)
@@ -123,6 +130,7 @@ struct NotebookCommand: AsyncParsableCommand {
             if let maxTiles { params["max-tiles"] = .integer(maxTiles) }
             if let maxArrayBytes { params["max-array-bytes"] = .integer(maxArrayBytes) }
             if let title { params["title"] = .string(title) }
+            if parsedSections?.contains(.optimize) == true { params["optimize-steps"] = .integer(optimizeSteps) }
             params["out"] = .string(out)
             let progress = ProgressLine(label: "notebook")
             let manifest = try model.writeNotebook(request, trace: trace, input: input, to: out, parameters: params, progress: progress.update)

@@ -35,14 +35,20 @@ struct OptimizeCommand: AsyncParsableCommand {
     @Option(help: "Optimization steps.")
     var steps = 512
 
+    /// The most steps a command accepts.
+    static let maximumSteps = 100_000
+
     @Option(help: "Adam's step size.")
     var lr: Float = 0.05
 
     @Option(help: "Seed of the initial noise and the transform draws.")
     var seed: UInt64 = 0
 
-    @Option(help: "Robustness transforms: standard (Lucid's pad, jitter, scale, rotate, jitter) or none.")
-    var transforms = "standard"
+    @Option(help: "Robustness transforms: standard (Lucid's pad, jitter, scale, rotate, jitter), jitter (pad and jitter only) or none (default: none with --unit, standard otherwise).")
+    var transforms: String?
+
+    /// The transforms preset: the option, or the default for the objective.
+    var transformsName: String { transforms ?? (unit ? "none" : "standard") }
 
     @Option(help: "Weight of the total-variation penalty.")
     var tv: Float = 0
@@ -79,9 +85,11 @@ struct OptimizeCommand: AsyncParsableCommand {
                 throw ValidationError("\(name) must be a list such as 3, 3,7,12 or 0-15, got '\(value.prefix(80))'")
             }
         }
-        if !(1...100_000).contains(steps) { throw ValidationError("--steps must be between 1 and 100000") }
+        if !(1...Self.maximumSteps).contains(steps) { throw ValidationError("--steps must be between 1 and \(Self.maximumSteps)") }
         if !(lr.isFinite && lr > 0 && lr <= 100) { throw ValidationError("--lr must be a number in (0, 100]") }
-        if !["standard", "none"].contains(transforms) { throw ValidationError("--transforms must be standard or none") }
+        if let transforms, !["standard", "jitter", "none"].contains(transforms) {
+            throw ValidationError("--transforms must be standard, jitter or none")
+        }
         for (name, v) in [("--tv", tv), ("--l2", l2)] where !(v.isFinite && v >= 0 && v <= 1e6) {
             throw ValidationError("\(name) must be a finite number between 0 and 1e6")
         }
@@ -114,7 +122,7 @@ struct OptimizeCommand: AsyncParsableCommand {
             request.steps = steps
             request.learningRate = lr
             request.seed = seed
-            request.transforms = transforms == "none" ? .none : .standard
+            request.transforms = ["none": .none, "jitter": .jitter][transformsName] ?? .standard
             request.totalVariation = tv
             request.l2 = l2
             request.decay = decay
@@ -133,7 +141,7 @@ struct OptimizeCommand: AsyncParsableCommand {
             params["steps"] = .integer(steps)
             params["lr"] = .number(Double(lr))
             params["seed"] = .integer(Int(truncatingIfNeeded: seed))
-            params["transforms"] = .string(transforms)
+            params["transforms"] = .string(transformsName)
             for (k, v) in [("tv", tv), ("l2", l2), ("decay", decay), ("blur-sigma", blurSigma), ("clip-values", clipValues), ("clip-norm", clipNorm)] {
                 params[k] = .number(Double(v))
             }

@@ -80,23 +80,26 @@ final class AttributionCLITests: XCTestCase {
         }
     }
 
-    /// `compare --gradcam-layer --occlusion-window` adds two columns of the same tile size.
+    /// `compare --gradcam-layer --occlusion-window --optimize-steps` adds three columns of the same
+    /// tile size.
     func testCompareGainsGradCAMAndOcclusionColumns() throws {
         let dir = try temporaryDirectory(self)
         let base = ["compare", "--model", model, "--image", input, "--layer", "/features/features.7/Relu", "--channel", "1",
                     "--tile-size", "40"]
         let plain = try runCLI(base + ["--out", dir + "/plain"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
-        let more = try runCLI(base + ["--gradcam-layer", "/features/features.5/Relu", "--occlusion-window", "8", "--out", dir + "/more"])
+        let more = try runCLI(base + ["--gradcam-layer", "/features/features.5/Relu", "--occlusion-window", "8", "--optimize-steps", "3",
+                                      "--out", dir + "/more"])
         XCTAssertEqual(more.status, 0, more.stderr)
         let a = try Image.read(dir + "/plain/features_features.7_Relu_c1_panel.png")
         let b = try Image.read(dir + "/more/features_features.7_Relu_c1_panel.png")
         XCTAssertEqual(b.height, a.height)
-        XCTAssertEqual(b.width, a.width + 2 * (40 + 4))
+        XCTAssertEqual(b.width, a.width + 3 * (40 + 4))
         let manifest = try JSONSerialization.jsonObject(with: try AtomicFile.read(dir + "/more/manifest.json")) as! [String: Any]
         let parameters = manifest["parameters"] as! [String: Any]
         XCTAssertEqual(parameters["gradcam-layer"] as? String, "/features/features.5/Relu")
         XCTAssertEqual(parameters["occlusion-window"] as? Int, 8)
+        XCTAssertEqual(parameters["optimize-steps"] as? Int, 3)
         // A Grad-CAM layer after the unit's layer is a one-line error and writes nothing.
         let bad = try runCLI(base + ["--gradcam-layer", "/features/features.9/Relu", "--out", dir + "/bad"])
         XCTAssertEqual(bad.status, 2, bad.stderr)
@@ -128,6 +131,52 @@ final class AttributionCLITests: XCTestCase {
                                   "--blur-every", "2", "--decay", "0.01", "--clip-norm", "10", "--out", out + "3"])
         XCTAssertEqual(classes.status, 0, classes.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "3/class1_optimized.png"))
+    }
+
+    /// The check of activation maximization: on the bundled MobileNetV2, `scan` finds each
+    /// channel's top unit over a small data set (the three bundled photographs, their mirror images
+    /// and four crops of each, resized back to the input: 18 images), and `optimize` of that unit
+    /// (24 steps, no transforms: the default for a unit) reaches a higher activation than any of
+    /// the images. (With Lucid's standard transforms, which move an off-centre unit's field, the
+    /// same run stays below: 0.53 and 0.12 against 0.62 and 0.65 after 64 steps.)
+    func testOptimizedUnitBeatsItsTopScanActivation() throws {
+        let dir = try temporaryDirectory(self)
+        let images = dir + "/images"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        for name in ["chelsea.png", "coffee.png", "rocket.jpg"] {
+            let photo = try Image.read(try BundledResources.path("images/" + name)).rgb()
+            let (w, h) = (photo.width, photo.height)
+            func crop(_ x0: Int, _ y0: Int, _ cw: Int, _ ch: Int, mirror: Bool) -> Image {
+                var px = [Float](repeating: 0, count: cw * ch * 3)
+                for y in 0..<ch {
+                    for x in 0..<cw {
+                        let sx = mirror ? x0 + cw - 1 - x : x0 + x
+                        for c in 0..<3 { px[(y * cw + x) * 3 + c] = photo.pixels[((y0 + y) * w + sx) * 3 + c] }
+                    }
+                }
+                return Image(width: cw, height: ch, channels: 3, pixels: px)
+            }
+            let stem = (name as NSString).deletingPathExtension
+            try crop(0, 0, w, h, mirror: false).writePNG(to: "\(images)/\(stem).png")
+            try crop(0, 0, w, h, mirror: true).writePNG(to: "\(images)/\(stem)_mirror.png")
+            for (k, (fx, fy)) in [(0, 0), (1, 0), (0, 1), (1, 1)].enumerated() {
+                try crop(fx * w / 3, fy * h / 3, 2 * w / 3, 2 * h / 3, mirror: false).writePNG(to: "\(images)/\(stem)_crop\(k).png")
+            }
+        }
+        let scanned = try runCLI(["scan", "--images", images, "--layer", "#10", "--top", "1", "--out", dir + "/scan"])
+        XCTAssertEqual(scanned.status, 0, scanned.stderr)
+        let scan = try ScanResult.read(directory: dir + "/scan")
+        XCTAssertEqual(scan.scanned, 18)
+        for channel in [1, 2] {
+            let top = scan.layers[0].units[channel][0]
+            let out = "\(dir)/opt\(channel)"
+            let r = try runCLI(["optimize", "--layer", "#10", "--channel", "\(channel)", "--unit", "--at", "\(top.y),\(top.x)",
+                                "--steps", "24", "--out", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let optimized = try outputs(out).first { $0["kind"] as? String == "optimized" }
+            let reached = try XCTUnwrap(optimized?["activation"] as? Double)
+            XCTAssertGreaterThan(reached, Double(top.value), "channel \(channel) at (\(top.y), \(top.x)), top image \(scan.images[top.image])")
+        }
     }
 
     func testOptimizeRejectsBadRequests() throws {

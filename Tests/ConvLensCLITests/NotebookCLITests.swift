@@ -96,6 +96,34 @@ final class NotebookCLITests: XCTestCase {
         assertClose(try NPY.read(out + "/" + cam), try NPY.read(fixture("attribution/cnn/gradcam_0.npy")), tolerance: 1e-5)
     }
 
+    /// The opt-in optimize section: one image and curve per channel, and the command it prints
+    /// writes the same image.
+    func testOptimizeSection() throws {
+        let out = try temporaryFolder()
+        let model = fixture("optimize/model.onnx")
+        let r = try runCLI(["notebook", "--model", model, "--layer", "/relu2/Relu", "--channel", "3,7", "--sections", "optimize",
+                            "--optimize-steps", "5", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let nb = try json(out + "/notebook.ipynb")
+        let text = try XCTUnwrap(nb["cells"] as? [[String: Any]]).map { cell -> String in
+            (cell["source"] as? [String])?.joined() ?? (cell["source"] as? String ?? "")
+        }.joined(separator: "\n")
+        let command = "convlens optimize --model \(model) --layer /relu2/Relu --channel 3,7 --steps 5 --out optimize/relu2_Relu"
+        XCTAssertTrue(text.contains(command), text)
+        let outputs = try XCTUnwrap(try json(out + "/manifest.json")["outputs"] as? [[String: Any]])
+        XCTAssertEqual(outputs.filter { $0["kind"] as? String == "optimized" }.count, 2)
+        XCTAssertEqual(outputs.filter { $0["kind"] as? String == "objective-curve" }.count, 2)
+        let alone = try temporaryFolder()
+        let again = try runCLI(["optimize", "--model", model, "--layer", "/relu2/Relu", "--channel", "3,7", "--steps", "5", "--out", alone])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try NPY.read(out + "/optimize/relu2_Relu/relu2_Relu_c7_optimized.npy").scalars,
+                       try NPY.read(alone + "/relu2_Relu_c7_optimized.npy").scalars)
+        // Without a channel selection the section is refused (64), before anything is written.
+        let refused = try runCLI(["notebook", "--model", model, "--layer", "/relu2/Relu", "--sections", "optimize", "--out", out + "-x"])
+        XCTAssertEqual(refused.status, 64, refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "-x"))
+    }
+
     func testMaxArrayBytesDropsLargeArraysButKeepsPictures() throws {
         let out = try temporaryFolder()
         let r = try runCLI(["notebook", "--layer", "#4", "--sections", "activations", "--max-array-bytes", "1000", "--out", out])
