@@ -18,5 +18,7 @@ cp "$TMP"/m/*_c1_optimized.png Docs/images/optimize-features3-c1.png
 cp "$TMP"/m/*_c1_objective.png Docs/images/optimize-features3-c1-objective.png
 "$BIN" optimize --class 285 --steps 256 --out "$TMP/k" >/dev/null
 cp "$TMP/k/class285_optimized.png" Docs/images/optimize-class285.png
-echo "Docs/images: optimize-features3-c1.png optimize-features3-c1-objective.png optimize-class285.png"
+"$BIN" compare --layer /features/features.3/Add --channel 2,5 --optimize-steps 256 --out "$TMP/p" >/dev/null
+cp "$TMP"/p/*_page.png Docs/images/compare-optimized.png
+echo "Docs/images: optimize-features3-c1.png optimize-features3-c1-objective.png optimize-class285.png compare-optimized.png"
 echo "Docs/images: gradcam-rocket.png occlusion-espresso.png occlusion-espresso-map.png compare-gradcam-occlusion.png"
