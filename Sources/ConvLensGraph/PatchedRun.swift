@@ -25,12 +25,16 @@ public struct PatchedWork: Sendable {
     public var computed = 0
     /// Output elements of a whole forward pass over the same nodes.
     public var whole = 0
+    /// Of ``computed``, the elements computed with other inputs stacked along the batch axis
+    /// (``Graph/runPatched(_:inputs:keep:promote:)``).
+    public var stacked = 0
 
     public init() {}
 
     public static func += (a: inout PatchedWork, b: PatchedWork) {
         a.computed += b.computed
         a.whole += b.whole
+        a.stacked += b.stacked
     }
 }
 
@@ -76,8 +80,8 @@ extension Graph {
     ///   - inputs: the patched inputs with the regions where they differ; a `nil` region recomputes
     ///     every node the input reaches (NHWC inputs).
     ///   - keep: the tensors to return.
-    ///   - promote: the share of a map above which a changed region is computed whole (1: never
-    ///     before a node mixes the map).
+    ///   - promote: the share of a map from which a changed region is computed whole (above 1:
+    ///     never before a node mixes the map).
     /// - Returns: for each input, each tensor of `keep` on it, and the work done.
     /// - Precondition: the inputs are `[1, C, H, W]`.
     public func runPatched(_ clean: Trace, inputs: [PatchedInput], keep: Set<String>, promote: Double = 0.5) -> [(values: [String: Tensor], work: PatchedWork)] {
@@ -109,7 +113,10 @@ extension Graph {
                         work[p].whole += full
                         switch c {
                         case .region(let r, _)?: work[p].computed += r.area * (shapes[name].map { $0.count / max(1, $0[2] * $0[3]) } ?? 0)
-                        case .whole?, .stacked?: work[p].computed += full
+                        case .whole?: work[p].computed += full
+                        case .stacked(let s, _)?:
+                            work[p].computed += full
+                            if s.positions.count > 1 { work[p].stacked += full }
                         case nil: break
                         }
                     }
@@ -171,7 +178,8 @@ extension Graph {
     }
 
     /// Whether `node` can run on this input stacked with others: the operator batches and every
-    /// changed input is whole (only input 0 for operators that are not pointwise).
+    /// changed input is whole, `[1, …]`, of the output's rank (a lower-rank input would broadcast
+    /// its stack axis against another axis), and input 0 for operators that are not pointwise.
     private func batchable(_ node: Node, _ changed: [String: Change]) -> Bool {
         guard node.outputs.count == 1, let out = shapes[node.outputs[0]], out.rank >= 1, out[0] == 1 else { return false }
         var pointwise = false
@@ -183,7 +191,8 @@ extension Graph {
         }
         for (i, name) in node.inputs.enumerated() {
             guard let c = changed[name] else { continue }
-            guard isWhole(name, c), i == 0 || pointwise, shapes[name].map({ $0.rank >= 1 && $0[0] == 1 }) == true else { return false }
+            guard isWhole(name, c), i == 0 || pointwise, let s = shapes[name], s.rank >= 1, s[0] == 1 else { return false }
+            if case .independent = node.op.batching, s.rank != out.rank { return false }
         }
         if case .reshape = node.op.batching, shapes[node.inputs[0]].map({ $0.rank >= 1 && $0[0] == 1 }) != true { return false }
         return true
@@ -197,7 +206,8 @@ extension Graph {
         if case .pointwise = node.op.locality { pointwise = true }
         func stackedValue(_ name: String) -> Tensor {
             if case .stacked(let s, _)? = changed[positions[0]][name], s.positions == positions { return s.tensor }
-            let one = shapes[name]!
+            let clean = clean.values[name] ?? initializers[name]
+            let one = clean?.shape ?? shapes[name]!
             let size = one.count
             return Tensor(shape: Shape([positions.count] + one.dimensions.dropFirst())) { out in
                 for (k, p) in positions.enumerated() {
@@ -208,22 +218,23 @@ extension Graph {
                     case .whole(let t)?, .region(_, let t)?:  // a region here covers the map
                         t.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
                     case nil:
-                        clean.values[name]!.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
+                        clean!.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
                     }
                 }
             }
         }
         var args: [Tensor?] = []
-        for (i, name) in node.inputs.enumerated() {
+        for name in node.inputs {
             guard !name.isEmpty else { args.append(nil); continue }
+            let value = clean.values[name] ?? initializers[name]
+            // Changed inputs are stacked; so are a pointwise operator's unchanged inputs of the
+            // output's map (Concat does not broadcast), computed or constant. Everything else
+            // (weights, per-channel parameters, gates) is passed once and broadcasts.
             let isChanged = positions.contains { changed[$0][name] != nil }
-            let isMap = clean.values[name] != nil && initializers[name] == nil
-                && shapes[name].map { $0.rank == outShape.rank && $0[0] == 1 && $0.dimensions.dropFirst(2) == outShape.dimensions.dropFirst(2) } == true
-            if isChanged || (pointwise && isMap) || (i == 0 && clean.values[name] != nil && initializers[name] == nil) {
-                args.append(stackedValue(name))
-            } else {
-                args.append(clean.values[name] ?? initializers[name])
-            }
+            let isMap = pointwise && value.map {
+                $0.rank == outShape.rank && $0.shape[0] == 1 && $0.shape.dimensions.dropFirst(2) == outShape.dimensions.dropFirst(2)
+            } == true
+            args.append(isChanged || isMap ? stackedValue(name) : value)
         }
         let out: Tensor
         switch node.op.batching {

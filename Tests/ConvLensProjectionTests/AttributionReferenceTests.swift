@@ -183,6 +183,35 @@ final class AttributionReferenceTests: XCTestCase {
             for (k, (values, work)) in got.enumerated() {
                 for name in keep { assertClose(values[name]!, wholes[k].values[name]!, tolerance: 1e-5, "\(name) input \(k) promote \(promote)") }
                 if promote > 1 { XCTAssertLessThan(work.computed, work.whole) }
+                // Inputs did run stacked (the 7×7 tail at least), more of them the earlier regions go whole.
+                XCTAssertGreaterThan(work.stacked, 0, "input \(k) promote \(promote)")
+                if promote == 0 { XCTAssertGreaterThan(work.stacked, work.computed / 2, "input \(k)") }
+            }
+        }
+    }
+
+    /// Inputs that must not stack naively: a Concat with a constant map, a Mul whose first input is
+    /// a computed `[C, 1, 1]` scale, an Add of a `[1, H, W]` tensor to a `[1, C, H, W]` one
+    /// (`make_patched_run_fixtures.py`). Stacked or not, every input equals its whole pass.
+    func testStackedInputsThroughConcatConstantsAndLowerRanks() throws {
+        let dir = fixture("attribution/stack_shapes")
+        let model = try Model.load(dir + "/model.onnx")
+        let graph = model.graph
+        let x = try model.input(from: fixture("attribution/gate_avgpool/input.npy")).tensor
+        let trace = try graph.run(x)
+        let regions = [MapRegion(top: 0, left: 0, bottom: 5, right: 5), MapRegion(top: 6, left: 6, bottom: 11, right: 11),
+                       MapRegion(top: 11, left: 3, bottom: 16, right: 8)]
+        let inputs = regions.map { r -> PatchedInput in
+            var t = x
+            for ch in 0..<3 { for y in r.top..<r.bottom { for xx in r.left..<r.right { t.scalars[(ch * 16 + y) * 16 + xx] = 0.5 } } }
+            return PatchedInput(t, region: r)
+        }
+        let keep: Set<String> = ["cat", "m", "a", "logits"]
+        for promote in [0, 0.5, 1.1] {
+            for (k, (values, work)) in graph.runPatched(trace, inputs: inputs, keep: keep, promote: promote).enumerated() {
+                let whole = try graph.run(inputs[k].input)
+                for name in keep { assertClose(values[name]!, whole.values[name]!, tolerance: 1e-5, "\(name) input \(k) promote \(promote)") }
+                if promote == 0 { XCTAssertGreaterThan(work.stacked, 0) }
             }
         }
     }
