@@ -110,10 +110,14 @@ extension Model {
         let nhwc = inputIsNHWC
         // Positions run in groups whose forward passes stack once their changes cover whole maps
         // (``Graph/runPatched(_:inputs:keep:promote:)``); groups run concurrently. A group holds up
-        // to 16 images, fewer when 16 of the largest activation would pass 32 Mi floats, and there
-        // are at least as many groups as threads (when there are that many windows).
+        // to 16 images, fewer when 16 of the largest activation would pass 32 Mi floats; the groups
+        // come in whole rounds of one per thread, of about equal size, so no thread idles at the end.
         let largest = trace.graph.shapes.values.map(\.count).max() ?? 1
-        let perGroup = !request.incremental ? 1 : max(1, min(16, (32 << 20) / max(1, largest), total / Parallelism.threadCount))
+        let cap = max(1, min(16, (32 << 20) / max(1, largest)))
+        let threads = Parallelism.threadCount
+        // Whole rounds of groups: a multiple of the thread count, of sizes that differ by at most one.
+        let rounds = max(1, ((total + cap - 1) / cap + threads - 1) / threads)
+        let perGroup = !request.incremental ? 1 : max(1, (total + rounds * threads - 1) / (rounds * threads))
         let groups = stride(from: 0, to: total, by: perGroup).map { $0..<min(total, $0 + perGroup) }
         Parallelism.forEach(groups.count) { g in
             let inputs = groups[g].map { k -> PatchedInput in

@@ -35,7 +35,11 @@ public enum BinaryOperator: String, Sendable, Hashable {
         let shape = Shape(dims)
         if a.shape == b.shape {
             return Tensor(shape: shape) { out in
-                for i in 0..<out.count { out[i] = apply(a.scalars[i], b.scalars[i]) }
+                a.scalars.withUnsafeBufferPointer { pa in
+                    b.scalars.withUnsafeBufferPointer { pb in
+                        Self.row(self, out.baseAddress!, pa.baseAddress!, 1, pb.baseAddress!, 1, out.count)
+                    }
+                }
             }
         }
         let sa = Self.broadcastStrides(a.shape.dimensions, to: dims)
@@ -50,11 +54,8 @@ public enum BinaryOperator: String, Sendable, Hashable {
                     let innerA = r > 0 ? sa[r - 1] : 0, innerB = r > 0 ? sb[r - 1] : 0
                     var o = 0
                     while o < out.count {
-                        var xa = ia, xb = ib
-                        for _ in 0..<inner {
-                            out[o] = apply(pa[xa], pb[xb])
-                            xa += innerA; xb += innerB; o += 1
-                        }
+                        Self.row(self, out.baseAddress! + o, pa.baseAddress! + ia, innerA, pb.baseAddress! + ib, innerB, inner)
+                        o += inner
                         // Advance the outer index (odometer over all axes but the last).
                         var axis = r - 2
                         while axis >= 0 {
@@ -68,6 +69,27 @@ public enum BinaryOperator: String, Sendable, Hashable {
                     }
                 }
             }
+        }
+    }
+
+    /// One innermost row of a broadcast: `out[i] = a[i·sa] ∘ b[i·sb]`, with the operation and the
+    /// common strides (1 or 0: a row or a repeated value) fixed outside the loop so that it vectorizes.
+    @inline(__always)
+    static func row(_ op: BinaryOperator, _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ sa: Int,
+                    _ b: UnsafePointer<Float>, _ sb: Int, _ n: Int) {
+        @inline(__always) func loop(_ f: (Float, Float) -> Float) {
+            switch (sa, sb) {
+            case (1, 1): for i in 0..<n { out[i] = f(a[i], b[i]) }
+            case (1, 0): let y = b[0]; for i in 0..<n { out[i] = f(a[i], y) }
+            case (0, 1): let x = a[0]; for i in 0..<n { out[i] = f(x, b[i]) }
+            default: for i in 0..<n { out[i] = f(a[i * sa], b[i * sb]) }
+            }
+        }
+        switch op {
+        case .add: loop(+)
+        case .sub: loop(-)
+        case .mul: loop(*)
+        case .div: loop(/)
         }
     }
 

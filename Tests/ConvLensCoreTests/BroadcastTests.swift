@@ -1,0 +1,36 @@
+import ConvLensCore
+import XCTest
+
+/// `BinaryOperator.apply` against a per-element NumPy-rule reference, over shapes whose innermost
+/// axis is shared, broadcast on either side, or 1.
+final class BroadcastTests: XCTestCase {
+    func testBroadcastMatchesPerElementReference() {
+        let cases: [([Int], [Int])] = [
+            ([2, 3, 4, 5], [2, 3, 4, 5]), ([2, 3, 4, 5], [3, 1, 1]), ([2, 3, 4, 5], [5]), ([1, 3, 4, 1], [2, 1, 1, 6]),
+            ([4, 1], [1, 7]), ([3], [2, 3]), ([2, 1, 4], [2, 3, 1]), ([6], []), ([1, 3, 1, 1], [2, 3, 5, 5]),
+        ]
+        for (sa, sb) in cases {
+            let a = Tensor(shape: Shape(sa), scalars: (0..<sa.reduce(1, *)).map { Float($0 % 7) - 2.5 })
+            let b = Tensor(shape: Shape(sb), scalars: (0..<sb.reduce(1, *)).map { Float($0 % 5) + 0.5 })
+            let dims = BinaryOperator.broadcastShape(sa, sb)!
+            let ops: [(BinaryOperator, (Float, Float) -> Float)] = [(.add, +), (.sub, -), (.mul, *), (.div, /)]
+            for (op, f) in ops {
+                let got = op.apply(a, b)
+                XCTAssertEqual(got.shape.dimensions, dims)
+                let total = dims.reduce(1, *)
+                for flat in 0..<total {
+                    var rest = flat
+                    var index = [Int](repeating: 0, count: dims.count)
+                    for axis in stride(from: dims.count - 1, through: 0, by: -1) { index[axis] = rest % dims[axis]; rest /= dims[axis] }
+                    func element(_ t: Tensor, _ shape: [Int]) -> Float {
+                        let offset = dims.count - shape.count
+                        var k = 0
+                        for (axis, n) in shape.enumerated() { k = k * n + (n == 1 ? 0 : index[axis + offset]) }
+                        return t.scalars[k]
+                    }
+                    XCTAssertEqual(got.scalars[flat], f(element(a, sa), element(b, sb)), "\(op) \(sa) \(sb) at \(index)")
+                }
+            }
+        }
+    }
+}
