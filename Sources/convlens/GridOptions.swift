@@ -54,7 +54,7 @@ struct ActivationDrawingOptions: ParsableArguments {
 
     func validate() throws {
         if !(boost >= 0 && boost <= 1) { throw ValidationError("--boost must be in [0, 1], got \(boost)") }
-        if !(gamma > 0) { throw ValidationError("--gamma must be positive, got \(gamma)") }
+        if !(gamma > 0 && gamma.isFinite) { throw ValidationError("--gamma must be a positive finite number, got \(gamma)") }
         if channel != nil && allChannels { throw ValidationError("give --channel or --all-channels, not both") }
         if let c = channel {
             do { _ = try ChannelSelection(parsing: c) } catch let e as ConvLensError { throw ValidationError(e.description) }

@@ -70,10 +70,10 @@ struct NotebookCommand: AsyncParsableCommand {
             throw ValidationError("the projections, compare and optimize sections need --channel LIST, --all-channels or --strongest N")
         }
         if let channel, (try? ChannelSelection(parsing: channel)) == nil {
-            throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel)'")
+            throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel.prefix(80))'")
         }
         if let strongest, strongest < 1 { throw ValidationError("--strongest must be at least 1") }
-        if let at, UnitOptions.position(at) == nil { throw ValidationError("--at must be Y,X with non-negative integers, got '\(at)'") }
+        if let at, UnitOptions.position(at) == nil { throw ValidationError("--at must be Y,X with non-negative integers, got '\(at.prefix(80))'") }
         if at != nil && seed == .map { throw ValidationError("--at applies to unit seeds") }
         if rule != "all" && ProjectionRule(rawValue: rule) == nil { throw ValidationError("--rule must be deconvnet, guided, backprop or all") }
         if parsedSections == nil { throw ValidationError("--sections must list filters, activations, projections, compare, optimize, gradcam or occlusion, got '\(sections.prefix(80))'") }

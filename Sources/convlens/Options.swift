@@ -39,19 +39,20 @@ struct PreprocessingFlags: ParsableArguments {
 
     func validate() throws {
         for (name, v) in [("--mean", mean), ("--std", std)] {
-            if let v, Self.floats(v) == nil { throw ValidationError("\(name) must be comma-separated numbers, got '\(v)'") }
+            if let v, Self.floats(v) == nil { throw ValidationError("\(name) must be comma-separated finite numbers, got '\(v.prefix(80))'") }
         }
+        if let s = std.flatMap(Self.floats), s.contains(0) { throw ValidationError("--std must not contain 0 (it divides)") }
         let divisors = scale.filter { if case .divisor = $0 { true } else { false } }
         if divisors.count > 1 || scale.count - divisors.count > 1 {
             throw ValidationError("--scale takes at most one number and one of layer|tile")
         }
-        if let s = pixelScale, !(s > 0) { throw ValidationError("--scale must be positive") }
+        if let s = pixelScale, !(s > 0 && s.isFinite) { throw ValidationError("--scale must be a positive finite number") }
         if let r = resize, !(1...Preprocessing.maximumSize).contains(r) { throw ValidationError("--resize must be between 1 and \(Preprocessing.maximumSize)") }
     }
 
     static func floats(_ s: String) -> [Float]? {
         let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-        return v.isEmpty || v.contains(where: { $0 == nil }) ? nil : v.map { $0! }
+        return v.isEmpty || v.contains(where: { $0 == nil || !$0!.isFinite }) ? nil : v.map { $0! }
     }
 }
 

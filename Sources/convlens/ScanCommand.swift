@@ -43,7 +43,7 @@ struct ScanCommand: AsyncParsableCommand {
         if layer.isEmpty { throw ValidationError("give at least one --layer") }
         if !(1...10_000).contains(top) { throw ValidationError("--top must be between 1 and 10000") }
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
-        if let shard, ScanShard(parsing: shard) == nil { throw ValidationError("--shard must be i/n with 0 ≤ i < n, got '\(shard)'") }
+        if let shard, ScanShard(parsing: shard) == nil { throw ValidationError("--shard must be i/n with 0 ≤ i < n, got '\(shard.prefix(80))'") }
     }
 
     func run() async throws {

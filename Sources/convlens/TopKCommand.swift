@@ -41,7 +41,7 @@ struct TopKCommand: AsyncParsableCommand {
         if channel == nil && !allChannels { throw ValidationError("give --channel LIST or --all-channels") }
         if channel != nil && allChannels { throw ValidationError("--channel and --all-channels exclude each other") }
         if let channel, (try? ChannelSelection(parsing: channel)) == nil {
-            throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel)'")
+            throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel.prefix(80))'")
         }
     }
 

@@ -19,9 +19,9 @@ struct UnitOptions: ParsableArguments {
         if channel == nil && !allChannels { throw ValidationError("give --channel LIST or --all-channels") }
         if channel != nil && allChannels { throw ValidationError("--channel and --all-channels exclude each other") }
         if let channel, (try? ChannelSelection(parsing: channel)) == nil {
-            throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel)'")
+            throw ValidationError("--channel must be a list such as 3, 3,7,12 or 0-15, got '\(channel.prefix(80))'")
         }
-        if let at, Self.position(at) == nil { throw ValidationError("--at must be Y,X with non-negative integers, got '\(at)'") }
+        if let at, Self.position(at) == nil { throw ValidationError("--at must be Y,X with non-negative integers, got '\(at.prefix(80))'") }
     }
 
     static func position(_ s: String) -> (y: Int, x: Int)? {

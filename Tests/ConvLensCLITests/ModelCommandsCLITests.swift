@@ -97,6 +97,21 @@ final class ModelCommandsCLITests: XCTestCase {
         XCTAssertEqual(usage.status, 64, usage.stderr)
         let badMean = try runCLI(["classify", "--mean", "a,b"])
         XCTAssertEqual(badMean.status, 64, badMean.stderr)
+        // Non-finite numbers are refused by the option that carries them (not by the manifest's
+        // JSON encoder after the work), and long arguments are not echoed in full.
+        let cases: [([String], String)] = [
+            (["classify", "--mean", "nan,0,0"], "--mean"), (["classify", "--mean", "1e400,0,0"], "--mean"),
+            (["classify", "--std", "1,0,1"], "--std"), (["classify", "--scale", "inf"], "--scale"),
+            (["activations", "--layer", "#0", "--grid", "--gamma", "inf", "--out", out], "--gamma"),
+            (["project", "--layer", "#3", "--channel", String(repeating: "9,", count: 3000) + "x", "--out", out], "--channel"),
+        ]
+        for (args, option) in cases {
+            let r = try runCLI(args)
+            XCTAssertEqual(r.status, 64, "\(args.prefix(4)): \(r.stderr.prefix(300))")
+            XCTAssertTrue(r.stderr.contains(option), "\(args.prefix(4)): \(r.stderr.prefix(300))")
+            XCTAssertLessThan(r.stderr.count, 600, "\(args.prefix(4)): \(r.stderr.prefix(300))")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        }
     }
 
     func testDemoPrintsTableTop5AndWritesManifests() throws {
