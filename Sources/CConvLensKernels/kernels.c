@@ -152,7 +152,8 @@ void conv_plane_square(const float *restrict x, int h, int w, const float *restr
     }
 }
 
-/* The square fast path when it applies; 0 when the generic loop must run. */
+/* The square fast path: runs it and returns when it applies, falls through to the generic loop
+   otherwise. */
 #define SQUARE_CASES \
     if (dh == 1 && dw == 1 && kh == kw && (sw == 1 || sw == 2) && (kh == 3 || kh == 5)) { \
         if (kh == 3 && sw == 1) conv_plane_square(x, h, w, k, 3, sh, 1, pt, pl, y, oh, ow); \

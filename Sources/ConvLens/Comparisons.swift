@@ -79,11 +79,7 @@ extension Model {
                 o.objective = .channelMean(layer: request.layer)
                 o.channels = part.map { resolved[$0].channel }
                 let result = try optimize(o)
-                let size = result.images.count / max(1, part.count)
-                for (k, i) in part.enumerated() {
-                    optimized[i] = Tensor(shape: Shape([1] + result.images.shape.dimensions.dropFirst()),
-                                          scalars: Array(result.images.scalars[(k * size)..<((k + 1) * size)]))
-                }
+                for (k, i) in part.enumerated() { optimized[i] = result.images.item(k) }
             }
         }
         let units = resolved.map { AttributionTarget.unit(layer: request.layer, channel: $0.channel, y: $0.y, x: $0.x) }
@@ -195,11 +191,7 @@ extension Model {
         }
         if let optimized {
             // RGB in (0, 1) at the input size, cropped to the field like the projections.
-            let rgb = crops(optimized)
-            let (h, w) = (rgb.shape[2], rgb.shape[3])
-            var px = [Float](repeating: 0, count: 3 * h * w)
-            for j in 0..<(h * w) { for k in 0..<3 { px[3 * j + k] = rgb.scalars[k * h * w + j] * 255 } }
-            tiles.append(("OPTIMIZED", fit(Image(width: w, height: h, channels: 3, pixels: px))))
+            tiles.append(("OPTIMIZED", fit(Optimization.picture(crops(optimized)))))
         }
         tiles += extra.map { ($0.0, fit($0.1)) }
         let font = BitmapFont.standard

@@ -132,6 +132,14 @@ public struct Optimization: Sendable {
     public let curves: [[Float]]
     /// The objective of each final image, without transforms.
     public let final: [Float]
+
+    /// A `[1, 3, H, W]` RGB tensor in (0, 1) as an image.
+    static func picture(_ rgb: Tensor) -> Image {
+        let (h, w) = (rgb.shape[2], rgb.shape[3])
+        var px = [Float](repeating: 0, count: 3 * h * w)
+        for j in 0..<(h * w) { for k in 0..<3 { px[3 * j + k] = rgb.scalars[k * h * w + j] } }
+        return Image(unit: px, width: w, height: h, channels: 3)
+    }
 }
 
 /// The objective, the image parameterization and the gradient of one step (Docs/Optimize.md).
@@ -534,14 +542,11 @@ extension Model {
         var manifest = try self.manifest(command: "optimize", input: nil, parameters: parameters)
         try AtomicFile.makeDirectory(directory)
         let (h, w) = (result.images.shape[2], result.images.shape[3])
-        let plane = h * w
         for (s, c) in result.channels.enumerated() {
             let stem = request.objective == .classScore ? "class\(c)" : "\(fileStem(forLayer: result.layer.name))_c\(c)"
-            let rgb = Tensor(shape: Shape([1, 3, h, w]), scalars: Array(result.images.scalars[(s * 3 * plane)..<((s + 1) * 3 * plane)]))
+            let rgb = result.images.item(s)
             try NPY.write(rgb, to: "\(directory)/\(stem)_optimized.npy")
-            var px = [Float](repeating: 0, count: 3 * plane)
-            for j in 0..<plane { for k in 0..<3 { px[3 * j + k] = rgb.scalars[k * plane + j] * 255 } }
-            try Image(width: w, height: h, channels: 3, pixels: px).writePNG(to: "\(directory)/\(stem)_optimized.png")
+            try Optimization.picture(rgb).writePNG(to: "\(directory)/\(stem)_optimized.png")
             var o = Manifest.Output(kind: "optimized")
             o.layer = result.layer.name
             o.channel = c

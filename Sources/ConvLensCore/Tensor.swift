@@ -42,6 +42,12 @@ public struct Tensor: Sendable, Equatable {
     /// The number of dimensions.
     public var rank: Int { shape.rank }
 
+    /// Item `k` along axis 0, as a tensor with that axis of size 1.
+    public func item(_ k: Int) -> Tensor {
+        let size = count / max(1, shape[0])
+        return Tensor(shape: Shape([1] + shape.dimensions.dropFirst()), scalars: Array(scalars[(k * size)..<((k + 1) * size)]))
+    }
+
     /// The same elements viewed with another shape.
     /// - Precondition: `newShape.count == shape.count`.
     public func reshaped(_ newShape: Shape) -> Tensor {

@@ -160,11 +160,7 @@ extension Graph {
         }
 
         /// Image `k` as a `[1, …]` tensor.
-        func image(_ k: Int) -> Tensor {
-            let size = tensor.count / max(1, tensor.shape[0])
-            return Tensor(shape: Shape([1] + tensor.shape.dimensions.dropFirst()),
-                          scalars: Array(tensor.scalars[(k * size)..<((k + 1) * size)]))
-        }
+        func image(_ k: Int) -> Tensor { tensor.item(k) }
     }
 
     /// Whether a change covers all of its tensor.
@@ -182,32 +178,31 @@ extension Graph {
     /// its stack axis against another axis), and input 0 for operators that are not pointwise.
     private func batchable(_ node: Node, _ changed: [String: Change]) -> Bool {
         guard node.outputs.count == 1, let out = shapes[node.outputs[0]], out.rank >= 1, out[0] == 1 else { return false }
-        var pointwise = false
-        switch node.op.batching {
-        case .none: return false
-        case .reshape: break
-        case .independent:
-            if case .pointwise = node.op.locality { pointwise = true }
-        }
+        if case .none = node.op.batching { return false }
+        let pointwise = Self.isPointwise(node)
         for (i, name) in node.inputs.enumerated() {
             guard let c = changed[name] else { continue }
             guard isWhole(name, c), i == 0 || pointwise, let s = shapes[name], s.rank >= 1, s[0] == 1 else { return false }
             if case .independent = node.op.batching, s.rank != out.rank { return false }
         }
-        if case .reshape = node.op.batching, shapes[node.inputs[0]].map({ $0.rank >= 1 && $0[0] == 1 }) != true { return false }
         return true
+    }
+
+    /// Whether the node's operator is pointwise (all its map inputs align with the output).
+    private static func isPointwise(_ node: Node) -> Bool {
+        if case .pointwise = node.op.locality { return true }
+        return false
     }
 
     /// Runs `node` once for `positions`, their inputs stacked along axis 0; `nil` when the operator
     /// returned an unexpected batch.
     private func runStacked(_ node: Node, clean: Trace, positions: [Int], changed: [[String: Change]]) -> Stack? {
         let outShape = shapes[node.outputs[0]]!
-        var pointwise = false
-        if case .pointwise = node.op.locality { pointwise = true }
+        let pointwise = Self.isPointwise(node)
         func stackedValue(_ name: String) -> Tensor {
             if case .stacked(let s, _)? = changed[positions[0]][name], s.positions == positions { return s.tensor }
-            let clean = clean.values[name] ?? initializers[name]
-            let one = clean?.shape ?? shapes[name]!
+            let unchanged = clean.values[name] ?? initializers[name]
+            let one = unchanged?.shape ?? shapes[name]!
             let size = one.count
             return Tensor(shape: Shape([positions.count] + one.dimensions.dropFirst())) { out in
                 for (k, p) in positions.enumerated() {
@@ -218,7 +213,7 @@ extension Graph {
                     case .whole(let t)?, .region(_, let t)?:  // a region here covers the map
                         t.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
                     case nil:
-                        clean!.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
+                        unchanged!.scalars.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
                     }
                 }
             }

@@ -17,6 +17,13 @@ final class NotebookCLITests: XCTestCase {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
+    /// The sources of every cell of a notebook, one after another.
+    func cellText(_ path: String) throws -> String {
+        try XCTUnwrap(try json(path)["cells"] as? [[String: Any]]).map { cell -> String in
+            (cell["source"] as? [String])?.joined() ?? (cell["source"] as? String ?? "")
+        }.joined(separator: "\n")
+    }
+
     func testNotebookStructureFilesAndManifest() throws {
         let out = try temporaryFolder()
         let r = try runCLI(["notebook", "--layer", "#4", "--channel", "0,3", "--max-tiles", "4", "--out", out])
@@ -81,10 +88,7 @@ final class NotebookCLITests: XCTestCase {
         let r = try runCLI(["notebook", "--model", model, "--image", image, "--layer", "/features/features.9/Relu",
                             "--sections", "gradcam,occlusion", "--out", out])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let nb = try json(out + "/notebook.ipynb")
-        let text = try XCTUnwrap(nb["cells"] as? [[String: Any]]).map { cell -> String in
-            (cell["source"] as? [String])?.joined() ?? (cell["source"] as? String ?? "")
-        }.joined(separator: "\n")
+        let text = try cellText(out + "/notebook.ipynb")
         XCTAssertTrue(text.contains("## Grad-CAM at `/features/features.9/Relu`"), text)
         XCTAssertTrue(text.contains("convlens gradcam"), text)
         XCTAssertTrue(text.contains("convlens occlusion"), text)
@@ -104,10 +108,7 @@ final class NotebookCLITests: XCTestCase {
         let r = try runCLI(["notebook", "--model", model, "--layer", "/relu2/Relu", "--channel", "3,7", "--sections", "optimize",
                             "--optimize-steps", "5", "--out", out])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let nb = try json(out + "/notebook.ipynb")
-        let text = try XCTUnwrap(nb["cells"] as? [[String: Any]]).map { cell -> String in
-            (cell["source"] as? [String])?.joined() ?? (cell["source"] as? String ?? "")
-        }.joined(separator: "\n")
+        let text = try cellText(out + "/notebook.ipynb")
         let command = "convlens optimize --model \(model) --layer /relu2/Relu --channel 3,7 --steps 5 --out optimize/relu2_Relu"
         XCTAssertTrue(text.contains(command), text)
         let outputs = try XCTUnwrap(try json(out + "/manifest.json")["outputs"] as? [[String: Any]])

@@ -4,16 +4,6 @@ import Foundation
 public enum BinaryOperator: String, Sendable, Hashable {
     case add, sub, mul, div
 
-    @inlinable
-    func apply(_ a: Float, _ b: Float) -> Float {
-        switch self {
-        case .add: return a + b
-        case .sub: return a - b
-        case .mul: return a * b
-        case .div: return a / b
-        }
-    }
-
     /// The broadcast shape of two shapes (NumPy rules), or `nil` if they do not broadcast.
     public static func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
         let r = max(a.count, b.count)
