@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // SHA-256 of the model and input files in manifests.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // `make docs` (swift package generate-documentation); not linked into anything.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -34,7 +36,8 @@ let package = Package(
         .target(name: "ConvLensProjection", dependencies: ["ConvLensCore", "ConvLensGraph"]),
         .target(
             name: "ConvLensExport",
-            dependencies: ["ConvLensCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["ConvLensCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["TensorBoard/Generated/README.md", "TensorBoard/Generated/event.proto"]),
         .target(
             name: "ConvLens",

@@ -27,6 +27,20 @@ public struct ProjectionRequest: Sendable {
     public var algorithm: ConvolutionAlgorithm = .auto
     /// The most bytes of backward signals held at once (``Projector/memoryBudget``).
     public var memoryBudget: Int = Projector.defaultMemoryBudget
+    /// Which files hold the projections (Docs/CLI.md "project").
+    public var files: Files = .perSeed
+
+    /// Which files hold the projections.
+    public enum Files: String, Sendable, CaseIterable {
+        /// One `.npy` + PNG per seed and rule, and a grid per rule (`.npy` + PNG).
+        case perSeed = "per-seed"
+        /// Per rule one `[S, C, H, W]` array and a contact-sheet PNG, and one seeds table (CSV).
+        case stack
+        /// Both.
+        case both
+        var perSeedFiles: Bool { self != .stack }
+        var stackFiles: Bool { self != .perSeed }
+    }
 
     /// The kind of seed.
     public enum SeedKind: String, Sendable, CaseIterable {
@@ -82,12 +96,17 @@ public func cropped(_ t: Tensor, top: Int, left: Int, height: Int, width: Int) -
 }
 
 extension Model {
-    /// Runs a projection request and writes, per seed and rule, the projection as `.npy`
-    /// (`[1, C, H, W]` float32 in the model's normalized input space, or the field crop; NHWC models'
-    /// projections are transposed to NCHW) and a PNG, one labelled grid per rule when there are
-    /// several seeds, and `manifest.json`.
+    /// Runs a projection request and writes the projections into `directory` with `manifest.json`.
+    ///
+    /// With ``ProjectionRequest/Files/perSeed`` (the default): per seed and rule the projection as
+    /// `.npy` (`[1, C, H, W]` float32 in the model's normalized input space, or the field crop;
+    /// NHWC models' projections are transposed to NCHW) and a PNG, and one labelled grid per rule
+    /// when there are several seeds. With ``ProjectionRequest/Files/stack``: per rule one
+    /// `<layer>_<rule>_stack.npy` `[S, C, H, W]` holding exactly the per-seed arrays in seed order,
+    /// the grid PNG as contact sheet, and `<layer>_seeds.csv` (seed index, channel, position,
+    /// activation). Files are rendered, encoded and written on ``Parallelism/threadCount`` threads.
     /// - Parameters:
-    ///   - request: layer, channels, seeds, rules, display, crop.
+    ///   - request: layer, channels, seeds, rules, display, crop, files.
     ///   - trace: a forward run of this model on `input`.
     ///   - input: the input the trace ran on (`[1, C, H, W]`, or NHWC for NHWC models).
     ///   - directory: the output folder (created if missing).
@@ -120,6 +139,12 @@ extension Model {
             work.merge(ruleLog)
             all += part
         }
+        // Crop boxes are checked before anything is written.
+        let boxes: [(top: Int, left: Int, height: Int, width: Int)?] = try all.map { p in
+            guard request.crop, layer.shape.rank == 4 else { return nil }
+            let (y, x) = try cropCenter(p.seed, activation: act)
+            return try graph.fieldBox(layer, y: y, x: x)
+        }
         try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "project", input: input, parameters: parameters)
         var performance = Manifest.Performance(peakResidentBytes: ResourceUsage.peakResidentBytes())
@@ -130,64 +155,112 @@ extension Model {
         let stem = fileStem(forLayer: layer.name)
         var display = request.display
         display.bgr = (input.preprocessing ?? preprocessing).channelOrder == .bgr
-        var tiles: [ProjectionRule: [(Int, Image)]] = [:]
-        for p in all {
-            var t = nchw(p.tensor)
-            var name = "\(stem)_c\(p.seed.channel)"
-            if let y = p.seed.y, let x = p.seed.x, case .unit = p.seed.seed { name += "_y\(y)_x\(x)" }
-            if case .map = p.seed.seed { name += "_map" }
-            name += "_\(p.rule.rawValue)"
-            if request.crop, layer.shape.rank == 4 {
-                let (y, x) = try cropCenter(p.seed, activation: act)
-                let box = try graph.fieldBox(layer, y: y, x: x)
-                t = cropped(t, top: box.top, left: box.left, height: box.height, width: box.width)
-                name += "_crop"
+
+        // Per projection, on all threads: the array (NCHW, cropped), its picture and, for per-seed
+        // files, both written and described.
+        let outputs = ProjectionFiles(count: all.count)
+        let perSeed = request.files.perSeedFiles
+        Parallelism.forEach(all.count) { [self, all, display] i in
+            do {
+                let p = all[i]
+                var t = nchw(p.tensor)
+                var name = "\(stem)_c\(p.seed.channel)"
+                if let y = p.seed.y, let x = p.seed.x, case .unit = p.seed.seed { name += "_y\(y)_x\(x)" }
+                if case .map = p.seed.seed { name += "_map" }
+                name += "_\(p.rule.rawValue)"
+                if let box = boxes[i] {
+                    t = cropped(t, top: box.top, left: box.left, height: box.height, width: box.width)
+                    name += "_crop"
+                }
+                let picture = display.render(t)
+                var o = Manifest.Output(kind: "projection")
+                if perSeed {
+                    try NPY.write(t, to: "\(directory)/\(name).npy")
+                    try picture.writePNG(to: "\(directory)/\(name).png")
+                    o.layer = layer.name
+                    o.layerQuery = request.layer
+                    o.channel = p.seed.channel
+                    o.y = p.seed.y
+                    o.x = p.seed.x
+                    o.activation = p.seed.activation
+                    o.rule = p.rule.rawValue
+                    o.seed = p.seed.seed.kind
+                    o.display = display.mode.rawValue
+                    o.algorithm = p.algorithm
+                    o.npy = "\(name).npy"
+                    o.png = "\(name).png"
+                    o.shape = t.shape.dimensions
+                    let r = t.range
+                    (o.min, o.max) = (r.min, r.max)
+                }
+                outputs.set(i, tensor: request.files.stackFiles ? t : nil, picture: picture, output: o)
+            } catch {
+                outputs.fail(error)
             }
-            try NPY.write(t, to: "\(directory)/\(name).npy")
-            let picture = display.render(t)
-            try picture.writePNG(to: "\(directory)/\(name).png")
-            tiles[p.rule, default: []].append((p.seed.channel, picture))
-            var o = Manifest.Output(kind: "projection")
-            o.layer = layer.name
-            o.layerQuery = request.layer
-            o.channel = p.seed.channel
-            o.y = p.seed.y
-            o.x = p.seed.x
-            o.activation = p.seed.activation
-            o.rule = p.rule.rawValue
-            o.seed = p.seed.seed.kind
-            o.display = display.mode.rawValue
-            o.algorithm = p.algorithm
-            o.npy = "\(name).npy"
-            o.png = "\(name).png"
-            o.shape = t.shape.dimensions
-            let r = t.range
-            (o.min, o.max) = (r.min, r.max)
-            manifest.outputs.append(o)
         }
-        // With several seeds, one grid per rule (labelled by channel).
-        for rule in request.rules where (tiles[rule]?.count ?? 0) > 1 {
-            let items = tiles[rule]!
-            let grid = Grid().render(items.map(\.1), labels: items.map { String($0.0) })
+        if let error = outputs.error { throw error }
+        if perSeed { manifest.outputs += outputs.outputs }
+
+        for rule in request.rules {
+            let indices = all.indices.filter { all[$0].rule == rule }
+            let algorithm = combinedAlgorithm(indices.map { all[$0].algorithm })
+            let channels = indices.map { all[$0].seed.channel }
+            if request.files.stackFiles {
+                let tensors = indices.map { outputs.tensors[$0]! }
+                let name = "\(stem)_\(rule.rawValue)_stack"
+                let shape = try NPY.writeStack(tensors, to: "\(directory)/\(name).npy")
+                var o = Manifest.Output(kind: "projection-stack")
+                o.layer = layer.name
+                o.layerQuery = request.layer
+                o.channels = channels
+                o.rule = rule.rawValue
+                o.seed = request.seedKind.rawValue
+                o.algorithm = algorithm
+                o.npy = "\(name).npy"
+                o.file = "\(stem)_seeds.csv"
+                o.shape = shape
+                let ranges = tensors.map(\.range)
+                (o.min, o.max) = (ranges.map(\.min).min() ?? 0, ranges.map(\.max).max() ?? 0)
+                manifest.outputs.append(o)
+            }
+            // With several seeds (or a stack), one grid per rule (labelled by channel); in stack
+            // mode it is the contact sheet, a PNG only (the stack holds the data).
+            guard indices.count > 1 || request.files.stackFiles else { continue }
+            let grid = Grid().render(indices.map { outputs.pictures[$0]! }, labels: channels.map(String.init))
             let name = "\(stem)_\(rule.rawValue)_grid"
-            try NPY.write(grid.unitTensor(), to: "\(directory)/\(name).npy")
             try grid.writePNG(to: "\(directory)/\(name).png")
             var o = Manifest.Output(kind: "projection-grid")
+            if perSeed {
+                try NPY.write(grid.unitTensor(), to: "\(directory)/\(name).npy")
+                o.npy = "\(name).npy"
+            }
             o.layer = layer.name
             o.layerQuery = request.layer
-            o.channels = items.map(\.0)
+            o.channels = channels
             o.rule = rule.rawValue
             o.seed = request.seedKind.rawValue
             o.display = display.mode.rawValue
-            o.algorithm = combinedAlgorithm(all.filter { $0.rule == rule }.map(\.algorithm))
-            o.npy = "\(name).npy"
+            o.algorithm = algorithm
             o.png = "\(name).png"
             o.shape = [grid.height, grid.width, 3]
             (o.min, o.max) = (0, 1)
             manifest.outputs.append(o)
         }
+        if request.files.stackFiles {
+            let resolved = all.prefix(seeds.count).map(\.seed)
+            try AtomicFile.write(Data(seedsTable(resolved).utf8), to: "\(directory)/\(stem)_seeds.csv")
+        }
         try manifest.write(to: directory)
         return (manifest, all)
+    }
+
+    /// The seeds table of a stack: one row per seed, in stack order. Empty `y`/`x` for map seeds.
+    func seedsTable(_ seeds: [ResolvedSeed]) -> String {
+        var text = "index,channel,seed,y,x,activation\n"
+        for (i, s) in seeds.enumerated() {
+            text += "\(i),\(s.channel),\(s.seed.kind),\(s.y.map(String.init) ?? ""),\(s.x.map(String.init) ?? ""),\(s.activation)\n"
+        }
+        return text
     }
 
     /// A projection in NCHW layout (models with an NHWC input, as tf2onnx exports, are transposed).
@@ -208,4 +281,34 @@ extension Model {
 func combinedAlgorithm(_ labels: [String]) -> String {
     let unique = Set(labels).sorted()
     return unique.isEmpty ? "none" : unique.joined(separator: ",")
+}
+
+/// What the parallel writers of ``Model/writeProjections(_:trace:input:to:parameters:progress:)``
+/// hand back, slot by slot, and the first error.
+private final class ProjectionFiles: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var tensors: [Tensor?]
+    private(set) var pictures: [Image?]
+    private var slots: [Manifest.Output?]
+    private(set) var error: Error?
+
+    init(count: Int) {
+        tensors = Array(repeating: nil, count: count)
+        pictures = Array(repeating: nil, count: count)
+        slots = Array(repeating: nil, count: count)
+    }
+
+    func set(_ i: Int, tensor: Tensor?, picture: Image, output: Manifest.Output) {
+        lock.lock(); defer { lock.unlock() }
+        tensors[i] = tensor
+        pictures[i] = picture
+        slots[i] = output
+    }
+
+    func fail(_ e: Error) {
+        lock.lock(); defer { lock.unlock() }
+        if error == nil { error = e }
+    }
+
+    var outputs: [Manifest.Output] { slots.compactMap { $0 } }
 }

@@ -98,7 +98,16 @@ public enum NPY {
 
     /// Encodes a tensor as `.npy` version 1.0, `<f4`, C order.
     public static func encode(_ tensor: Tensor) -> Data {
-        let dims = tensor.shape.dimensions
+        var data = Data(header(for: tensor.shape))
+        tensor.scalars.withUnsafeBufferPointer { buf in
+            appendLittleEndian(buf) { data.append(contentsOf: $0) }
+        }
+        return data
+    }
+
+    /// The `.npy` 1.0 preamble (magic, version, header length, header padded to 64 bytes).
+    static func header(for shape: Shape) -> [UInt8] {
+        let dims = shape.dimensions
         let shapeText: String
         switch dims.count {
         case 0: shapeText = "()"
@@ -109,23 +118,49 @@ public enum NPY {
         // Pad so that magic + version + length + header is a multiple of 64, ending in '\n'.
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var data = Data(magic)
-        data.append(contentsOf: [1, 0])
         let n = header.utf8.count
-        data.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
-        data.append(contentsOf: Array(header.utf8))
-        tensor.scalars.withUnsafeBufferPointer { buf in
-            var le = [UInt32](repeating: 0, count: buf.count)
-            for i in 0..<buf.count { le[i] = buf[i].bitPattern.littleEndian }
-            le.withUnsafeBytes { data.append(contentsOf: $0) }
-        }
-        return data
+        return magic + [1, 0, UInt8(n & 0xFF), UInt8(n >> 8)] + Array(header.utf8)
     }
 
-    /// Writes a tensor to `path` atomically as `.npy` version 1.0, `<f4`.
+    /// Hands the little-endian bytes of `values` to `put`: the storage itself on a little-endian
+    /// machine, a swapped copy otherwise.
+    private static func appendLittleEndian(_ values: UnsafeBufferPointer<Float>, _ put: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        #if _endian(little)
+        try put(UnsafeRawBufferPointer(values))
+        #else
+        let le = values.map { $0.bitPattern.littleEndian }
+        try le.withUnsafeBytes { try put($0) }
+        #endif
+    }
+
+    /// Writes a tensor to `path` atomically as `.npy` version 1.0, `<f4`, straight from its
+    /// storage (no encoded copy).
     /// - Throws: ``ConvLensError`` with code `unwritableOutput`.
     public static func write(_ tensor: Tensor, to path: String) throws {
-        try AtomicFile.write(encode(tensor), to: path)
+        let head = header(for: tensor.shape)
+        try AtomicFile.write(to: path) { put in
+            try head.withUnsafeBytes { try put($0) }
+            try tensor.scalars.withUnsafeBufferPointer { try appendLittleEndian($0, put) }
+        }
+    }
+
+    /// Writes tensors of one shape `[1, …]` (or `[…]`) stacked along a new first axis as one
+    /// `.npy` `[S, …]`, atomically, straight from their storage: slice `s` is tensor `s`, bit for bit.
+    /// - Returns: the shape written.
+    /// - Throws: ``ConvLensError`` `invalidArgument` when the shapes differ, `unwritableOutput`.
+    @discardableResult
+    public static func writeStack(_ tensors: [Tensor], to path: String) throws -> [Int] {
+        let first = tensors.first?.shape.dimensions ?? []
+        guard tensors.allSatisfy({ $0.shape.dimensions == first }) else {
+            throw ConvLensError(.invalidArgument, file: path, "cannot stack arrays of different shapes")
+        }
+        let shape = [tensors.count] + (first.first == 1 ? Array(first.dropFirst()) : first)
+        let head = header(for: Shape(shape))
+        try AtomicFile.write(to: path) { put in
+            try head.withUnsafeBytes { try put($0) }
+            for t in tensors { try t.scalars.withUnsafeBufferPointer { try appendLittleEndian($0, put) } }
+        }
+        return shape
     }
 
     // MARK: - Header parsing (a Python dict literal with three known keys)

@@ -1,4 +1,5 @@
 import ConvLensCore
+import Crypto
 import Foundation
 
 /// A JSON value for free-form manifest parameters.
@@ -139,13 +140,21 @@ public struct Manifest: Codable, Sendable {
         return try e.encode(self)
     }
 
-    /// Writes `manifest.json` into `directory`, atomically.
+    /// Writes `manifest.json` into `directory`, atomically, after every output it lists (the
+    /// run's commit record; with `CONVLENS_SYNC=1` a durable one: ``AtomicFile``).
     public func write(to directory: String) throws {
-        try AtomicFile.write(try jsonData(), to: directory + "/manifest.json")
+        try AtomicFile.commit(folder: directory)
+        try AtomicFile.write(try jsonData(), to: directory + "/manifest.json", sync: AtomicFile.syncRequested)
+        try AtomicFile.syncEntries(of: directory)
     }
 
     /// A record of a file with its SHA-256.
     public static func record(path: String, shape: [Int]? = nil, preprocessing: JSONValue? = nil) throws -> FileRecord {
-        FileRecord(path: path, sha256: SHA256.hex(try AtomicFile.read(path)), shape: shape, preprocessing: preprocessing)
+        FileRecord(path: path, sha256: sha256Hex(try AtomicFile.read(path)), shape: shape, preprocessing: preprocessing)
+    }
+
+    /// The SHA-256 of `data` as 64 lowercase hex digits (swift-crypto).
+    public static func sha256Hex(_ data: Data) -> String {
+        Crypto.SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 }

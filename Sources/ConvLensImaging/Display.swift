@@ -36,9 +36,9 @@ public struct Display: Sendable, Hashable {
     /// - Parameter t: `[1, C, H, W]` (any C; 3-channel projections keep colour in `raw`).
     /// - Returns: an RGB image (gray modes are replicated to RGB), values 0…255.
     public func render(_ t: Tensor) -> Image {
-        let rgb = renderUnit(t)
-        let n = rgb.count / 3
-        return Image(width: t.shape[3], height: t.shape[2], channels: 3, pixels: (0..<(3 * n)).map { rgb[$0] * 255 })
+        var rgb = renderUnit(t)
+        rgb.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] *= 255 } }
+        return Image(width: t.shape[3], height: t.shape[2], channels: 3, pixels: rgb)
     }
 
     /// The rendered image as `H×W×3` floats in [0, 1] (what a grid `.npy` holds).
@@ -52,9 +52,13 @@ public struct Display: Sendable, Hashable {
         case .raw where c == 3:
             let m = t.scalars.reduce(0) { max($0, abs($1)) }
             let k = 1 / (2 * m + 1e-10)
-            for ch in 0..<3 {
-                let src = channel(bgr ? 2 - ch : ch)
-                for i in 0..<plane { out[3 * i + ch] = src[src.startIndex + i] * k + 0.5 }
+            t.scalars.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for ch in 0..<3 {
+                        let from = (bgr ? 2 - ch : ch) * plane
+                        for i in 0..<plane { dst[3 * i + ch] = src[from + i] * k + 0.5 }
+                    }
+                }
             }
         case .raw, .gray:
             // Projections without three colour channels show as gray.
@@ -79,7 +83,8 @@ public struct Display: Sendable, Hashable {
                 else { (out[3 * i], out[3 * i + 1], out[3 * i + 2]) = (1 + v, 1 + v, 1) }
             }
         }
-        return out.map { max(0, min(1, $0)) }
+        out.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = max(0, min(1, p[i])) } }
+        return out
     }
 
     /// Sum over channels: `[H·W]`.

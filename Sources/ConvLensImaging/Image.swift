@@ -55,7 +55,12 @@ public struct Image: Sendable, Equatable {
 
     /// The samples rounded and clamped to 8 bits.
     public func bytes() -> [UInt8] {
-        pixels.map { UInt8(max(0, min(255, $0.rounded()))) }
+        [UInt8](unsafeUninitializedCapacity: pixels.count) { out, n in
+            pixels.withUnsafeBufferPointer { p in
+                for i in 0..<p.count { out[i] = UInt8(max(0, min(255, p[i].rounded()))) }
+            }
+            n = pixels.count
+        }
     }
 }
 

@@ -51,31 +51,28 @@ enum PNG {
         return Image(width: width, height: height, channels: channels, pixels: pixels)
     }
 
+    /// The zlib level of every PNG ConvLens writes. Level 1 with the Up filter: on projection
+    /// images 4.9× faster than libpng's default (level 6, adaptive filters) for files 29% larger,
+    /// on photographs 5.3× faster for 14% larger (Docs/FileFormats.md "PNG encoding").
+    static let compressionLevel: Int32 = 1
+    /// The row filter (libpng's Up; `convlens_png_encode`'s numbering).
+    static let rowFilter: Int32 = 2
+
     /// Encodes 8-bit gray (`channels == 1`) or RGB (`channels == 3`) samples as PNG.
     static func encode(width: Int, height: Int, channels: Int, bytes: [UInt8]) throws -> Data {
-        precondition(bytes.count == width * height * channels)
-        var image = png_image()
-        image.version = png_uint_32(PNG_IMAGE_VERSION)
-        image.width = png_uint_32(width)
-        image.height = png_uint_32(height)
-        image.format = channels == 3 ? convlens_png_format_rgb() : convlens_png_format_gray()
-        var size: png_alloc_size_t = 0
-        // First call sizes the buffer, second writes it.
-        let ok1 = bytes.withUnsafeBytes { raw in
-            png_image_write_to_memory(&image, nil, &size, 0, raw.baseAddress, 0, nil)
+        precondition(bytes.count == width * height * channels && (channels == 1 || channels == 3))
+        var sink = convlens_png_sink()
+        defer { free(sink.data) }
+        let ok = bytes.withUnsafeBufferPointer { raw in
+            convlens_png_encode(raw.baseAddress, UInt32(width), UInt32(height), Int32(channels),
+                                compressionLevel, rowFilter, &sink)
         }
-        guard ok1 != 0 || size > 0 else {
-            throw ConvLensError(.unwritableOutput, "cannot encode PNG: \(message(&image))")
-        }
-        var out = [UInt8](repeating: 0, count: Int(size))
-        let ok2 = bytes.withUnsafeBytes { raw in
-            out.withUnsafeMutableBytes { dst in
-                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, raw.baseAddress, 0, nil)
+        guard ok != 0, let data = sink.data else {
+            let cause = withUnsafeBytes(of: &sink.message) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
+            throw ConvLensError(.unwritableOutput, "cannot encode PNG: \(cause)")
         }
-        guard ok2 != 0 else {
-            throw ConvLensError(.unwritableOutput, "cannot encode PNG: \(message(&image))")
-        }
-        return Data(out.prefix(Int(size)))
+        return Data(bytes: data, count: sink.size)
     }
 }

@@ -36,6 +36,12 @@ struct ProjectCommand: AsyncParsableCommand {
     @Option(help: "LRN backward: gradient or passthrough.")
     var lrn: LRNMode = .gradient
 
+    @Flag(help: "Write per rule one [S, C, H, W] array, a contact sheet and a seeds table instead of per-seed files.")
+    var stack = false
+
+    @Flag(help: "With --stack, write the per-seed files too.")
+    var perSeed = false
+
     @Option(help: "Output folder (created if missing).")
     var out: String
 
@@ -43,6 +49,7 @@ struct ProjectCommand: AsyncParsableCommand {
         if rule != "all" && ProjectionRule(rawValue: rule) == nil { throw ValidationError("--rule must be deconvnet, guided, backprop or all") }
         if units.at != nil && seed == .map { throw ValidationError("--at applies to unit seeds") }
         if !(0..<100).contains(outlierPercent) { throw ValidationError("--outlier-percent must be in [0, 100)") }
+        if perSeed && !stack { throw ValidationError("--per-seed applies with --stack (per-seed files are the default)") }
         if inputOptions.gridScale != nil { throw ValidationError("--scale layer|tile does not apply to project (each projection has its own scale)") }
     }
 
@@ -60,6 +67,7 @@ struct ProjectCommand: AsyncParsableCommand {
             request.lrn = lrn
             request.algorithm = algorithmOptions.algorithm
             request.memoryBudget = algorithmOptions.memoryBudget.bytes
+            request.files = stack ? (perSeed ? .both : .stack) : .perSeed
             algorithmOptions.apply()
             let input = try inputOptions.load(for: model)
             let trace = try model.run(input)
@@ -72,13 +80,17 @@ struct ProjectCommand: AsyncParsableCommand {
             if display == .heat { params["outlier-percent"] = .number(outlierPercent) }
             if crop { params["crop"] = .bool(true) }
             params["lrn"] = .string(lrn.rawValue)
+            if stack { params["stack"] = .bool(true) }
+            if perSeed { params["per-seed"] = .bool(true) }
             params["out"] = .string(out)
             let progress = ProgressLine(label: "project")
             let (manifest, _) = try model.writeProjections(request, trace: trace, input: input, to: out, parameters: params,
                                                            progress: progress.update)
             progress.finish()
             try algorithmOptions.finish()
-            print("\(manifest.outputs.filter { $0.kind == "projection" }.count) projections of \(l.name) → \(out)/")
+            let count = manifest.outputs.filter { $0.kind == "projection" }.count
+                + manifest.outputs.filter { $0.kind == "projection-stack" && !perSeed }.reduce(0) { $0 + ($1.shape?.first ?? 0) }
+            print("\(count) projections of \(l.name) → \(out)/")
         }
     }
 }

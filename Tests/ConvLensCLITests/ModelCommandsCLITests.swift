@@ -19,7 +19,7 @@ final class ModelCommandsCLITests: XCTestCase {
             XCTAssertEqual(entry["layer_query"] as? String, query)
             XCTAssertEqual(manifest["command"] as? String, "activations")
             XCTAssertEqual((manifest["model"] as? [String: Any])?["sha256"] as? String,
-                           SHA256.hex(try AtomicFile.read(se + "/model.onnx")))
+                           Manifest.sha256Hex(try AtomicFile.read(se + "/model.onnx")))
             let t = try NPY.read(out + "/" + (entry["npy"] as! String))
             assertClose(t, expected, tolerance: 1e-4, query)
         }

@@ -27,6 +27,68 @@ final class ProjectCLITests: XCTestCase {
         }
     }
 
+    /// `--stack --per-seed`: per rule one `[S, C, H, W]` array whose slice `s` is the per-seed
+    /// array of seed `s` bit for bit, a contact sheet, and a seeds table naming the same units as
+    /// the per-seed entries; `--stack` alone writes no per-seed files; `--per-seed` alone is a
+    /// command-line error.
+    func testStackEqualsPerSeedFilesBitForBit() throws {
+        let both = try temporaryDirectory(self) + "/both"
+        let r = try runCLI(["project", "--model", model, "--image", input, "--layer", "se/relu", "--channel", "0-2,5",
+                            "--rule", "all", "--crop", "--stack", "--per-seed", "--out", both])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("12 projections"), r.stdout)
+        let manifest = try JSONDecoder().decode(Manifest.self, from: try AtomicFile.read(both + "/manifest.json"))
+        let stacks = manifest.outputs.filter { $0.kind == "projection-stack" }
+        XCTAssertEqual(stacks.map(\.rule), ["deconvnet", "guided", "backprop"])
+        let csv = try String(contentsOfFile: both + "/se_relu_seeds.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(csv.count, 5)
+        XCTAssertEqual(csv[0], "index,channel,seed,y,x,activation")
+        for stack in stacks {
+            XCTAssertEqual(stack.channels, [0, 1, 2, 5])
+            XCTAssertEqual(stack.file, "se_relu_seeds.csv")
+            let bytes = try AtomicFile.read(both + "/" + stack.npy!)
+            let t = try NPY.read(both + "/" + stack.npy!)
+            XCTAssertEqual(t.shape, [4, 8, 3, 3], "a crop of the 3×3 field")
+            XCTAssertEqual(stack.shape, [4, 8, 3, 3])
+            let perSeed = manifest.outputs.filter { $0.kind == "projection" && $0.rule == stack.rule }
+            XCTAssertEqual(perSeed.count, 4)
+            let sliceBytes = 8 * 3 * 3 * 4
+            let header = bytes.count - 4 * sliceBytes
+            for (s, o) in perSeed.enumerated() {
+                let one = try AtomicFile.read(both + "/" + o.npy!)
+                XCTAssertEqual(one.suffix(sliceBytes), bytes[(bytes.startIndex + header + s * sliceBytes)..<(bytes.startIndex + header + (s + 1) * sliceBytes)],
+                               "\(stack.rule!) seed \(s)")
+                let row = csv[s + 1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                XCTAssertEqual(row[0], String(s))
+                XCTAssertEqual(Int(row[1]), o.channel)
+                XCTAssertEqual(row[2], "unit")
+                XCTAssertEqual(Int(row[3]), o.y)
+                XCTAssertEqual(Int(row[4]), o.x)
+                XCTAssertEqual(Float(row[5]), o.activation)
+            }
+            let sheet = try XCTUnwrap(manifest.outputs.first { $0.kind == "projection-grid" && $0.rule == stack.rule })
+            XCTAssertNotNil(try Image.read(both + "/" + sheet.png!))
+            XCTAssertNotNil(sheet.npy, "with per-seed files the grid keeps its array")
+        }
+
+        let only = try temporaryDirectory(self) + "/stack"
+        let s = try runCLI(["project", "--model", model, "--image", input, "--layer", "se/relu", "--channel", "0-2,5",
+                            "--rule", "all", "--crop", "--stack", "--out", only])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        XCTAssertTrue(s.stdout.contains("12 projections"), s.stdout)
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: only))
+        XCTAssertEqual(files, Set(["manifest.json", "se_relu_seeds.csv"])
+                       .union(["deconvnet", "guided", "backprop"].flatMap { ["se_relu_\($0)_stack.npy", "se_relu_\($0)_grid.png"] }))
+        for rule in ["deconvnet", "guided", "backprop"] {
+            XCTAssertEqual(try AtomicFile.read(only + "/se_relu_\(rule)_stack.npy"), try AtomicFile.read(both + "/se_relu_\(rule)_stack.npy"))
+        }
+
+        let bad = try runCLI(["project", "--model", model, "--image", input, "--layer", "se/relu", "--channel", "0",
+                              "--per-seed", "--out", only + "-bad"])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: only + "-bad"))
+    }
+
     /// `--memory-budget` reaches the manifest with the peak memory and the convolution work; unit
     /// seeds on a layer whose units see part of the map do less work than whole maps; a budget
     /// under 16 MiB or in unknown units is a command-line error.

@@ -43,6 +43,24 @@ final class ImageDecodingTests: XCTestCase {
         XCTAssertEqual(try Image.decode(try gray.pngData()), gray)
     }
 
+    /// PNGs are written at zlib level 1 (the zlib stream's header says deflate with FLEVEL 0,
+    /// "fastest"; libpng's default level 6 says 2) and decode to the same pixels, gray and RGB, at
+    /// odd sizes.
+    func testPNGsAreWrittenAtTheFastZlibLevel() throws {
+        var rng = SystemRandomNumberGenerator()
+        for (w, h, c) in [(1, 1, 3), (17, 5, 1), (64, 33, 3)] {
+            let img = Image(width: w, height: h, channels: c, pixels: (0..<(w * h * c)).map { _ in Float(UInt8.random(in: 0...255, using: &rng)) })
+            let data = [UInt8](try img.pngData())
+            XCTAssertEqual(try Image.decode(Data(data)), img)
+            // The first IDAT chunk: 4-byte length, "IDAT", then the zlib header.
+            let idat = try XCTUnwrap((8..<(data.count - 4)).first { data[$0..<($0 + 4)].elementsEqual(Array("IDAT".utf8)) })
+            let (cmf, flg) = (data[idat + 4], data[idat + 5])
+            XCTAssertEqual(cmf & 0x0F, 8, "deflate")
+            XCTAssertEqual((UInt16(cmf) << 8 | UInt16(flg)) % 31, 0, "a valid zlib header")
+            XCTAssertEqual(flg >> 6, 0, "FLEVEL of \(w)×\(h)×\(c)")
+        }
+    }
+
     func testBadImagesAreTypedErrors() {
         assertThrowsConvLensError(.malformedFile, mentioning: "empty") { try Image.read(fixture("imaging/empty.png")) }
         assertThrowsConvLensError(.malformedFile, mentioning: "truncated.png") { try Image.read(fixture("imaging/truncated.png")) }

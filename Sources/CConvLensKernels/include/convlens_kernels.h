@@ -28,4 +28,8 @@ float convlens_fma_peak(long iterations, float seed);
 /// 1 when the vector kernels run with AVX2 + FMA, 0 when the portable version runs.
 int convlens_kernels_vectorized(void);
 
+/// `syncfs(2)` on the file system holding the open file `fd` (Swift's Glibc module does not
+/// declare it): flushes every file written there to the device. Returns 0, or -1 with `errno` set.
+int convlens_syncfs(int fd);
+
 #endif
