@@ -137,11 +137,16 @@ $(BENCH_VENV)/bin/python:
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install -q -r Tests/Benchmarks/requirements.txt
 
-bench-pytorch: $(BENCH_VENV)/bin/python
+# The whole-job workloads' models (JR50, JD121, JEB0), exported once with random weights.
+BENCH_ZOO = .build/bench/zoo
+$(BENCH_ZOO)/jobs.json: | $(BENCH_VENV)/bin/python
+	$(BENCH_VENV)/bin/python Tests/Benchmarks/export_job_models.py $(BENCH_ZOO)
+
+bench-pytorch: $(BENCH_VENV)/bin/python $(BENCH_ZOO)/jobs.json
 	@mkdir -p .build/bench
 	$(BENCH_VENV)/bin/python Tests/Benchmarks/pytorch_baseline.py --quick --json .build/bench/pytorch.json
 
-bench-pytorch-full: $(BENCH_VENV)/bin/python
+bench-pytorch-full: $(BENCH_VENV)/bin/python $(BENCH_ZOO)/jobs.json
 	@mkdir -p .build/bench
 	$(BENCH_VENV)/bin/python Tests/Benchmarks/pytorch_baseline.py --json .build/bench/pytorch-full.json
 

@@ -23,6 +23,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also write the JSON results to this file.")
     var out: String?
 
+    @Option(help: "The whole-job workloads' models (Tests/Benchmarks/export_job_models.py).")
+    var zoo: String = BenchmarkSuite.defaultZoo
+
     func run() async throws {
         try await runReportingErrors {
             let ids = try BenchmarkSuite.select(only?.split(separator: ",", omittingEmptySubsequences: false).map(String.init))
@@ -30,7 +33,7 @@ struct BenchCommand: AsyncParsableCommand {
             let base = try baseline.map { try BenchmarkBaseline(contentsOf: $0) }
             if let out { try AtomicFile.makeDirectory(URL(fileURLWithPath: out).deletingLastPathComponent().path) }
             let progress = BenchProgress()
-            let report = BenchmarkSuite.run(ids: ids, quick: quick, progress: progress.update)
+            let report = BenchmarkSuite.run(ids: ids, quick: quick, zoo: zoo, progress: progress.update)
             progress.finish()
             let data = try report.jsonData()
             if let out { try AtomicFile.write(data + Data("\n".utf8), to: out) }

@@ -32,6 +32,9 @@ _parser.add_argument("--json", metavar="OUT", help="write the results as JSON to
 _parser.add_argument("--only", metavar="IDS", help="comma-separated workload ids (e.g. A,E7,F-captum)")
 _parser.add_argument("--threads", type=int, metavar="T",
                      help="thread count (default: env CONVLENS_THREADS, else os.cpu_count())")
+_parser.add_argument("--zoo", metavar="DIR",
+                     help="the whole-job workloads' models (Tests/Benchmarks/export_job_models.py; "
+                          "default .build/bench/zoo)")
 _parser.add_argument("--check", action="store_true",
                      help="before timing, check that every method computes the same projections "
                           "(and Captum the same as F's per-seed) on a few seeds")
@@ -72,7 +75,12 @@ ONNX_MODEL = os.path.join(REPO, "Sources", "ConvLens", "Resources", "models", "m
 
 QUICK = ARGS.quick
 RUNS = 3 if QUICK else 5
-ALL_IDS = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "F-captum", "O", "M1", "M16"]
+ALL_IDS = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "F-captum", "O", "M1", "M16",
+           "JR50", "JD121", "JEB0"]
+ZOO = ARGS.zoo or os.path.join(REPO, ".build", "bench", "zoo")
+# Whole jobs: channels 0..n-1 of the probed block (None: every channel), the Captum loop's sample.
+J_CHANNELS = {"JR50": 32 if QUICK else None, "JD121": 32 if QUICK else None, "JEB0": None}
+J_CAPTUM_SAMPLE = 4 if QUICK else 8
 
 # Workload sizes (the contract's "full" and "quick" columns).
 A_CHANNELS = 64 if QUICK else 192
@@ -351,7 +359,7 @@ def record(wid, methods, best, seeds, flops, note="", runs=None):
     seconds = methods[best]
     return {"id": wid, "seconds": seconds, "method": best, "methods": methods,
             "runs": RUNS if runs is None else runs, "seeds": seeds, "flops": flops,
-            "gflops": flops / seconds / 1e9 if seconds > 0 else None, "note": note}
+            "gflops": flops / seconds / 1e9 if seconds > 0 and flops > 0 else None, "note": note}
 
 
 def projection_workload(wid, model, images, channels, note="", per_seed_sample=None,
@@ -561,12 +569,105 @@ def workload_M(n):
                        f"standard transforms, Adam lr 0.05")
 
 
+def _job_spec(wid):
+    path = os.path.join(ZOO, "jobs.json")
+    if not os.path.exists(path):
+        sys.exit(f"{path} is missing: run Tests/Benchmarks/export_job_models.py {ZOO} first (make bench does)")
+    with open(path) as f:
+        return json.load(f)[wid]
+
+
+def _job_model(spec):
+    """The user's first steps: build the architecture, load the weights, read the input."""
+    net = getattr(torchvision.models, spec["architecture"])()
+    net.load_state_dict(torch.load(os.path.join(ZOO, spec["weights"])))
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    x = torch.from_numpy(np.load(os.path.join(ZOO, spec["input"])))
+    return net, x
+
+
+def _up_to(net, module):
+    """The network up to and including `module` (a child of the model or of its first child
+    `features`), as nn.Sequential: torchvision's ResNet, DenseNet and EfficientNet run their children
+    in this order."""
+    *parent, last = module.split(".")
+    owner = net.get_submodule(".".join(parent)) if parent else net
+    mods = []
+    for name, child in owner.named_children():
+        mods.append(child)
+        if name == last:
+            return nn.Sequential(*mods)
+    raise ValueError(module)
+
+
+def workload_J(wid):
+    """A whole job as a PyTorch user writes it (Docs/Performance.md "Whole jobs"): build the
+    torchvision model, load its weights (torch.load), read the input (.npy), deconvnet projections
+    of unit seeds at the argmax of channels 0..n-1 of a block's output, the stack saved with
+    np.save. Methods: the network truncated after the block with its ReLUs replaced by the deconvnet
+    rule, then a retained graph (one autograd.grad per seed) or replicated batches of 16 / 64;
+    and Captum's NeuronDeconvolution per seed on the whole model (a sample of seeds, the loop
+    extrapolated). Interpreter start and `import torch` are not timed (ConvLens's process start is)."""
+    from captum.attr import NeuronDeconvolution
+    spec = _job_spec(wid)
+    n = J_CHANNELS[wid] or spec["channels"]
+    channels = list(range(n))
+    save_to = os.path.join(ZOO, f"{wid}.torch.npy")
+    methods = {}
+
+    def job(method):
+        t0 = time.perf_counter()
+        net, x = _job_model(spec)
+        out = torch.empty((n,) + tuple(x.shape[1:]))
+        if method == "captum":
+            plain_relus(net)
+            trunc = _up_to(net, spec["module"])
+            with torch.no_grad():
+                act = trunc(x)
+            ys, xs = (t.tolist() for t in argmax_yx(act[0, channels]))
+            sample = evenly_spaced(channels, J_CAPTUM_SAMPLE)
+            attr = NeuronDeconvolution(net, net.get_submodule(spec["module"]))
+            t1 = time.perf_counter()
+            for c in sample:
+                out[c].copy_(attr.attribute(x, neuron_selector=(c, ys[c], xs[c]))[0])
+            loop = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            np.save(save_to + ".captum.npy", out.numpy())
+            return (t1 - t0) + loop * n / len(sample) + (time.perf_counter() - t2), sample, out
+        trunc = replace_activations(_up_to(net, spec["module"]), "deconvnet")
+        if method == "retained":
+            per_seed(trunc, x, channels, out)
+        else:
+            batched(trunc, x, channels, out, int(method.split("-")[1]))
+        np.save(save_to, out.numpy())
+        return time.perf_counter() - t0, None, out
+
+    for method in ["retained"] + [f"batched-{b}" for b in BATCH_SIZES if b <= max(16, n)]:
+        methods[method] = timed_median(lambda: job(method)[0], True)
+    reference = torch.from_numpy(np.load(save_to))
+    methods["captum-loop"] = timed_median(lambda: job("captum")[0], True)
+    _, sample, captum_out = job("captum")
+    agree = max(_rel(captum_out[c], reference[c]) for c in sample)
+    best = min((m for m in methods), key=methods.get)
+    # Rerun the best non-Captum method last, so the saved stack is its output.
+    job(best if best != "captum-loop" else "retained")
+    return record(wid, methods, best, n, 0.0,
+                  note=f"{spec['architecture']} {spec['module']} ({spec['layer']}), deconvnet, {n} of "
+                       f"{spec['channels']} channels; load + forward + projections + np.save; Captum's "
+                       f"NeuronDeconvolution on {len(sample)} seeds, loop extrapolated; Captum vs "
+                       f"{best if best != 'captum-loop' else 'retained'}: rel L2 {agree:.1e}")
+
+
 WORKLOADS = {"A": workload_A, "B": workload_B, "C": workload_C,
              "D1": lambda: workload_D(1), "D16": lambda: workload_D(16),
              "E3": lambda: workload_E(3), "E5": lambda: workload_E(5),
              "E7": lambda: workload_E(7), "E11": lambda: workload_E(11),
              "F": workload_F, "F-captum": workload_F_captum, "O": workload_O,
-             "M1": lambda: workload_M(1), "M16": lambda: workload_M(16)}
+             "M1": lambda: workload_M(1), "M16": lambda: workload_M(16),
+             "JR50": lambda: workload_J("JR50"), "JD121": lambda: workload_J("JD121"),
+             "JEB0": lambda: workload_J("JEB0")}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -33,4 +33,33 @@ final class BroadcastTests: XCTestCase {
             }
         }
     }
+
+    /// `Backward.unbroadcast` (rows summed or added per merged run of axes) equals the per-element
+    /// sum into the broadcast target, bit for bit (the same order of additions), for targets that
+    /// drop leading axes and keep or collapse any others.
+    func testUnbroadcastMatchesPerElementSum() {
+        let cases: [([Int], [Int])] = [
+            ([3, 4, 5, 6], [1, 4, 1, 1]), ([3, 4, 5, 6], [4, 5, 6]), ([3, 4, 5, 6], [6]), ([3, 4, 5, 6], [3, 1, 5, 1]),
+            ([3, 4, 5, 6], [1, 1, 1, 1]), ([3, 4, 5, 6], []), ([2, 1, 5], [1, 1, 5]), ([7, 3], [7, 1]), ([1, 1], [1]),
+            ([2, 3, 1, 4], [3, 1, 4]), ([5, 2, 3], [5, 2, 1]),
+        ]
+        for (sg, st) in cases {
+            let g = Tensor(shape: Shape(sg), scalars: (0..<sg.reduce(1, *)).map { Float(($0 * 37) % 101) * 0.013 - 0.6 })
+            let got = Backward.unbroadcast(g, to: Shape(st))
+            XCTAssertEqual(got.shape.dimensions, st)
+            var want = [Float](repeating: 0, count: st.reduce(1, *))
+            let padded = [Int](repeating: 1, count: sg.count - st.count) + st
+            for flat in 0..<g.scalars.count {
+                var rest = flat, k = 0, scale = 1
+                for axis in stride(from: sg.count - 1, through: 0, by: -1) {
+                    let i = rest % sg[axis]
+                    rest /= sg[axis]
+                    if padded[axis] != 1 { k += i * scale }
+                    scale *= padded[axis]
+                }
+                want[k] += g.scalars[flat]
+            }
+            XCTAssertEqual(got.scalars, want, "\(sg) → \(st)")
+        }
+    }
 }

@@ -111,6 +111,9 @@ public struct BenchmarkComparison: Sendable, Equatable {
         case "M1", "M16":
             target = "≥2× lucent"
             verdict = check(2)
+        case "JR50", "JD121", "JEB0":
+            target = "≥3× best"
+            verdict = check(3)
         case "F":
             target = "≥1×, ≥8× captum"
             let captum = baseline.entries["F-captum"]?.seconds

@@ -1,4 +1,5 @@
 import ConvLensCore
+import ConvLensExport
 import ConvLensGraph
 import ConvLensProjection
 import Foundation
@@ -11,7 +12,22 @@ import Foundation
 /// decisions), then ``runs(quick:)`` times; the median is reported.
 public enum BenchmarkSuite {
     /// Every workload id, in suite order.
-    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O", "M1", "M16"]
+    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O", "M1", "M16", "JR50", "JD121", "JEB0"]
+
+    /// The whole-job workloads: the `convlens project` command run as a child process on a model
+    /// exported by `Tests/Benchmarks/export_job_models.py` (Docs/Performance.md "Whole jobs").
+    public static let jobIds: Set<String> = ["JR50", "JD121", "JEB0"]
+
+    /// The folder of the whole-job models when none is given: `.build/bench/zoo` (where `make bench`
+    /// exports them), relative to the working directory.
+    public static let defaultZoo = ".build/bench/zoo"
+
+    /// The channels a whole job projects: 0..<32 of ResNet-50 `layer3` and DenseNet-121
+    /// `denseblock3` with `quick`, otherwise every channel (and always every channel of
+    /// EfficientNet-B0 `features.4`'s 80).
+    public static func jobChannels(_ id: String, of total: Int, quick: Bool) -> Int {
+        quick && id != "JEB0" ? min(32, total) : total
+    }
 
     /// The layer workloads M1 and M16 maximize: the bundled MobileNetV2's block 3 expansion
     /// (BN folded), `[1, 144, 56, 56]`.
@@ -54,14 +70,14 @@ public enum BenchmarkSuite {
     /// - Returns: the report, workloads in suite order; a workload that throws (a ``ConvLensError``:
     ///   the bundled model missing, a model the importer rejects) has `seconds == nil` and the
     ///   error in its note.
-    public static func run(ids: [String], quick: Bool, progress: Progress? = nil) -> BenchmarkReport {
+    public static func run(ids: [String], quick: Bool, zoo: String = defaultZoo, progress: Progress? = nil) -> BenchmarkReport {
         let start = DispatchTime.now().uptimeNanoseconds
         let load = loadAverage()
         let peak = MachinePeak.measure()
         var results: [BenchmarkResult] = []
         for id in ids {
             do {
-                results.append(try run(id, quick: quick, progress: progress))
+                results.append(try run(id, quick: quick, zoo: zoo, progress: progress))
             } catch {
                 // One workload that cannot run (a model ConvLens rejects) is a row with the reason,
                 // not the end of the suite.
@@ -78,8 +94,8 @@ public enum BenchmarkSuite {
     /// Runs one workload: set-up (untimed), peak-memory reset, a warm-up run, then ``runs(quick:)``
     /// timed runs.
     /// - Throws: ``ConvLensError`` for an unknown id or a failing workload.
-    public static func run(_ id: String, quick: Bool, progress: Progress? = nil) throws -> BenchmarkResult {
-        let w = try prepare(id, quick: quick)
+    public static func run(_ id: String, quick: Bool, zoo: String = defaultZoo, progress: Progress? = nil) throws -> BenchmarkResult {
+        let w = try jobIds.contains(id) ? job(id, quick: quick, zoo: zoo) : prepare(id, quick: quick)
         let runs = runs(quick: quick)
         ResourceUsage.resetPeak()
         progress?(id, 0, runs)
@@ -96,10 +112,15 @@ public enum BenchmarkSuite {
         let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         var result = BenchmarkResult(id: id, what: w.what, seconds: median, minSeconds: sorted.first, method: "auto",
                                      methods: ["auto": median], runs: runs, seeds: w.seeds, flops: w.flops,
-                                     gflops: median > 0 ? w.flops / median / 1e9 : nil, peakRSSBytes: peakRSS,
+                                     gflops: median > 0 && w.flops > 0 ? w.flops / median / 1e9 : nil, peakRSSBytes: peakRSS,
                                      algorithms: algorithms, note: w.note)
         if let log = w.work, log.denseConvolutionFlops > 0 {
             result.windowWorkFraction = log.convolutionFlops / log.denseConvolutionFlops
+        }
+        if let finish = w.finish {
+            let (note, peak) = try finish()
+            result.note += "; " + note
+            result.peakRSSBytes = peak ?? result.peakRSSBytes
         }
         return result
     }
@@ -119,6 +140,84 @@ public enum BenchmarkSuite {
         var run: () throws -> String
         /// Collects the backward convolutions' work (projection workloads).
         var work: AlgorithmLog? = nil
+        /// After the timed runs: a note to add and the peak RSS to report (whole jobs: the child's).
+        var finish: (() throws -> (String, Int?))? = nil
+    }
+
+    /// A whole-job workload: `convlens project … --all-channels --rule deconvnet --stack` (or
+    /// `--channel 0-31` with `quick`) run by this executable as a child process on a model of the
+    /// zoo, timed from process start to exit. Afterwards its stack is compared with the PyTorch
+    /// side's (`<zoo>/<id>.torch.npy`, when the baseline ran first).
+    /// - Throws: ``ConvLensError`` `unreadableFile` when the zoo is missing (naming the script
+    ///   that exports it), `invalidArgument` when the child fails.
+    static func job(_ id: String, quick: Bool, zoo: String) throws -> Prepared {
+        let specPath = zoo + "/jobs.json"
+        guard FileManager.default.fileExists(atPath: specPath) else {
+            throw ConvLensError(.unreadableFile, file: specPath, "no whole-job models; run Tests/Benchmarks/export_job_models.py \(zoo) (make bench does)")
+        }
+        guard let jobs = try JSONSerialization.jsonObject(with: try AtomicFile.read(specPath)) as? [String: [String: Any]],
+              let spec = jobs[id], let model = spec["model"] as? String, let input = spec["input"] as? String,
+              let layer = spec["layer"] as? String, let total = spec["channels"] as? Int,
+              let architecture = spec["architecture"] as? String, let module = spec["module"] as? String else {
+            throw ConvLensError(.malformedFile, file: specPath, "no complete entry for \(id)")
+        }
+        let n = jobChannels(id, of: total, quick: quick)
+        let out = NSTemporaryDirectory() + "convlens-bench-\(id)-\(getpid())"
+        var arguments = ["project", "--model", zoo + "/" + model, "--image", zoo + "/" + input, "--layer", layer]
+        arguments += n == total ? ["--all-channels"] : ["--channel", "0-\(n - 1)"]
+        arguments += ["--rule", "deconvnet", "--stack", "--out", out]
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let run: () throws -> String = {
+            try? FileManager.default.removeItem(atPath: out)
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: executable)
+            child.arguments = arguments
+            let errors = Pipe()
+            child.standardOutput = FileHandle.nullDevice
+            child.standardError = errors
+            try child.run()
+            let message = errors.fileHandleForReading.readDataToEndOfFile()
+            child.waitUntilExit()
+            guard child.terminationStatus == 0 else {
+                throw ConvLensError(.invalidArgument, file: "convlens " + arguments.joined(separator: " "),
+                                    "exit \(child.terminationStatus): \(String(decoding: message, as: UTF8.self).prefix(300))")
+            }
+            return "cli"
+        }
+        let finish: () throws -> (String, Int?) = {
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let manifest = try JSONDecoder().decode(Manifest.self, from: try AtomicFile.read(out + "/manifest.json"))
+            guard let stack = manifest.outputs.first(where: { $0.kind == "projection-stack" }), let npy = stack.npy else {
+                throw ConvLensError(.malformedFile, file: out + "/manifest.json", "the job wrote no projection stack")
+            }
+            var note = "algorithms \(stack.algorithm ?? "?")"
+            let reference = zoo + "/\(id).torch.npy"
+            if FileManager.default.fileExists(atPath: reference) {
+                let mine = try NPY.read(out + "/" + npy), theirs = try NPY.read(reference)
+                if mine.shape == theirs.shape {
+                    note += String(format: "; vs PyTorch's stack: rel L2 %.1e", relativeL2(mine.scalars, theirs.scalars))
+                } else {
+                    note += "; PyTorch's stack is \(theirs.shape), not \(mine.shape) (another --quick?)"
+                }
+            } else {
+                note += "; no PyTorch stack to compare (run the baseline first)"
+            }
+            return (note, manifest.performance?.peakResidentBytes)
+        }
+        return Prepared(what: "\(architecture) \(module), deconvnet, \(n) ch, whole CLI job", seeds: n, flops: 0,
+                        note: "convlens project --stack as a child process: start, import, forward, projections, files written",
+                        run: run, finish: finish)
+    }
+
+    /// `‖a − b‖ / ‖b‖`.
+    static func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
+        var num = 0.0, den = 0.0
+        for i in 0..<min(a.count, b.count) {
+            let d = Double(a[i]) - Double(b[i])
+            num += d * d
+            den += Double(b[i]) * Double(b[i])
+        }
+        return (num / max(den, 1e-300)).squareRoot()
     }
 
     static func prepare(_ id: String, quick: Bool) throws -> Prepared {

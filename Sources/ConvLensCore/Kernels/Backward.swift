@@ -90,19 +90,51 @@ public enum Backward {
         if g.shape == shape { return g }
         let gd = g.shape.dimensions, r = gd.count
         let padded = [Int](repeating: 1, count: r - shape.rank) + shape.dimensions
-        let strides = Shape(padded).strides
+        // Axes of g merged into runs that are all kept or all summed (extent-1 axes dropped): a
+        // kept axis of g has the target's extent, so the kept runs index the target in row-major order.
+        var runs: [(n: Int, kept: Bool)] = []
+        for ax in 0..<r where gd[ax] != 1 {
+            let kept = padded[ax] != 1
+            if let last = runs.last, last.kept == kept { runs[runs.count - 1].n *= gd[ax] } else { runs.append((gd[ax], kept)) }
+        }
         var out = [Float](repeating: 0, count: shape.count)
-        var index = [Int](repeating: 0, count: r)
-        for v in g.scalars {
-            var o = 0
-            for ax in 0..<r where padded[ax] != 1 { o += index[ax] * strides[ax] }
-            out[o] += v
-            var ax = r - 1
-            while ax >= 0 {
-                index[ax] += 1
-                if index[ax] < gd[ax] { break }
-                index[ax] = 0
-                ax -= 1
+        guard let inner = runs.last else {
+            out[0] = g.scalars.first ?? 0
+            return Tensor(shape: shape, scalars: out)
+        }
+        let outer = Array(runs.dropLast())
+        // The target stride of each outer run: the product of the kept extents after it.
+        var strides = [Int](repeating: 0, count: outer.count)
+        var step = inner.kept ? inner.n : 1
+        for k in stride(from: outer.count - 1, through: 0, by: -1) where outer[k].kept {
+            strides[k] = step
+            step *= outer[k].n
+        }
+        g.scalars.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                var index = [Int](repeating: 0, count: outer.count)
+                var i = 0, o = 0
+                let n = inner.n
+                while i < src.count {
+                    // The same order of additions as one element at a time, a row per step.
+                    if inner.kept {
+                        for j in 0..<n { dst[o + j] += src[i + j] }
+                    } else {
+                        var acc = dst[o]
+                        for j in 0..<n { acc += src[i + j] }
+                        dst[o] = acc
+                    }
+                    i += n
+                    var k = outer.count - 1
+                    while k >= 0 {
+                        index[k] += 1
+                        o += strides[k]
+                        if index[k] < outer[k].n { break }
+                        o -= strides[k] * outer[k].n
+                        index[k] = 0
+                        k -= 1
+                    }
+                }
             }
         }
         return Tensor(shape: shape, scalars: out)

@@ -32,15 +32,15 @@ public enum BinaryOperator: String, Sendable, Hashable {
                 }
             }
         }
-        let sa = Self.broadcastStrides(a.shape.dimensions, to: dims)
-        let sb = Self.broadcastStrides(b.shape.dimensions, to: dims)
-        let r = dims.count
+        let (axes, sa, sb) = Self.coalesced(dims, Self.broadcastStrides(a.shape.dimensions, to: dims),
+                                            Self.broadcastStrides(b.shape.dimensions, to: dims))
+        let r = axes.count
         return Tensor(shape: shape) { out in
             a.scalars.withUnsafeBufferPointer { pa in
                 b.scalars.withUnsafeBufferPointer { pb in
                     var index = [Int](repeating: 0, count: r)
                     var ia = 0, ib = 0
-                    let inner = r > 0 ? dims[r - 1] : 1
+                    let inner = r > 0 ? axes[r - 1] : 1
                     let innerA = r > 0 ? sa[r - 1] : 0, innerB = r > 0 ? sb[r - 1] : 0
                     var o = 0
                     while o < out.count {
@@ -51,8 +51,8 @@ public enum BinaryOperator: String, Sendable, Hashable {
                         while axis >= 0 {
                             index[axis] += 1
                             ia += sa[axis]; ib += sb[axis]
-                            if index[axis] < dims[axis] { break }
-                            ia -= sa[axis] * dims[axis]; ib -= sb[axis] * dims[axis]
+                            if index[axis] < axes[axis] { break }
+                            ia -= sa[axis] * axes[axis]; ib -= sb[axis] * axes[axis]
                             index[axis] = 0
                             axis -= 1
                         }
@@ -60,6 +60,23 @@ public enum BinaryOperator: String, Sendable, Hashable {
                 }
             }
         }
+    }
+
+    /// The broadcast's axes with extent-1 axes dropped and neighbours merged wherever both operands
+    /// step through them as through one axis (`[S, 1, C, H, W] ∘ [1, C, H, W]` becomes `[S, C·H·W]`),
+    /// so that the innermost rows are as long as possible.
+    static func coalesced(_ dims: [Int], _ sa: [Int], _ sb: [Int]) -> ([Int], [Int], [Int]) {
+        var d: [Int] = [], a: [Int] = [], b: [Int] = []
+        for k in 0..<dims.count where dims[k] != 1 {
+            if let n = d.last, a.last! == sa[k] * dims[k], b.last! == sb[k] * dims[k] {
+                d[d.count - 1] = n * dims[k]
+                a[a.count - 1] = sa[k]
+                b[b.count - 1] = sb[k]
+            } else {
+                d.append(dims[k]); a.append(sa[k]); b.append(sb[k])
+            }
+        }
+        return d.isEmpty ? ([1], [0], [0]) : (d, a, b)
     }
 
     /// One innermost row of a broadcast: `out[i] = a[i·sa] ∘ b[i·sb]`, with the operation and the

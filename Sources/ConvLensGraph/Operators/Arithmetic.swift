@@ -42,6 +42,22 @@ package struct Arithmetic: Operator {
             // A lower-rank input is broadcast from the right: reduce to its rank-aligned shape.
             let aligned = Shape([Int](repeating: 1, count: max(0, outShape.rank - target.rank)) + target.dimensions)
             let op = self.op
+            // Sums, differences and products: the whole stack of seeds at once (the forward factor
+            // broadcast over the seed axis), reduced per seed to the input's shape.
+            if op != .div {
+                let seeds = context.seeds
+                let gs = g.reshaped(Shape([seeds] + outShape.dimensions))
+                let local: Tensor
+                switch (op, k) {
+                case (.mul, 0): local = BinaryOperator.mul.apply(gs, b)
+                case (.mul, _): local = BinaryOperator.mul.apply(gs, a)
+                case (.sub, 1): local = gs.negated()
+                default: local = gs
+                }
+                result[k] = Backward.unbroadcast(local, to: Shape([seeds] + aligned.dimensions))
+                    .reshaped(Shape([seeds] + target.dimensions))
+                continue
+            }
             result[k] = context.perSeed(g, outShape, outShape: target) { gs in
                 let local: Tensor
                 switch (op, k) {
