@@ -1,4 +1,4 @@
-"""Exports the models of the whole-job benchmark workloads (JR50, JD121, JEB0; Docs/Performance.md
+"""Exports the models of the whole-job benchmark workloads (JR50, JD121, JEB0, JMV2; Docs/Performance.md
 "Whole jobs") with random weights, for `convlens bench` and Tests/Benchmarks/pytorch_baseline.py.
 
 Usage:  python Tests/Benchmarks/export_job_models.py [OUT_DIR]      (default .build/bench/zoo)
@@ -30,6 +30,8 @@ JOBS = {
     "JR50": ("resnet50", lambda: torchvision.models.resnet50(), "layer3", "/layer3/"),
     "JD121": ("densenet121", lambda: torchvision.models.densenet121(), "features.denseblock3", "/features/denseblock3/"),
     "JEB0": ("efficientnet_b0", lambda: torchvision.models.efficientnet_b0(), "features.4", "/features/features.4/"),
+    # Issue 14's own example: the expanded ReLU6 of block 10 (384 channels, 14x14).
+    "JMV2": ("mobilenet_v2", lambda: torchvision.models.mobilenet_v2(), "features.10.conv.0", "/features/features.10/conv/conv.0/"),
 }
 
 

@@ -76,10 +76,11 @@ ONNX_MODEL = os.path.join(REPO, "Sources", "ConvLens", "Resources", "models", "m
 QUICK = ARGS.quick
 RUNS = 3 if QUICK else 5
 ALL_IDS = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "F-captum", "O", "M1", "M16",
-           "JR50", "JD121", "JEB0"]
+           "JR50", "JD121", "JEB0", "JMV2"]
 ZOO = ARGS.zoo or os.path.join(REPO, ".build", "bench", "zoo")
 # Whole jobs: channels 0..n-1 of the probed block (None: every channel), the Captum loop's sample.
-J_CHANNELS = {"JR50": 32 if QUICK else None, "JD121": 32 if QUICK else None, "JEB0": None}
+J_CHANNELS = {"JR50": 32 if QUICK else None, "JD121": 32 if QUICK else None, "JEB0": None,
+              "JMV2": 64 if QUICK else None}
 J_CAPTUM_SAMPLE = 4 if QUICK else 8
 
 # Workload sizes (the contract's "full" and "quick" columns).
@@ -589,16 +590,18 @@ def _job_model(spec):
 
 
 def _up_to(net, module):
-    """The network up to and including `module` (a child of the model or of its first child
-    `features`), as nn.Sequential: torchvision's ResNet, DenseNet and EfficientNet run their children
-    in this order."""
-    *parent, last = module.split(".")
-    owner = net.get_submodule(".".join(parent)) if parent else net
+    """The network up to and including `module`, as nn.Sequential: at every level of the module
+    path, the children before the named one, then the named one cut the same way. This is the
+    forward pass where the models run their children in order (torchvision's ResNet, DenseNet,
+    EfficientNet and MobileNetV2 do), and inside a residual block up to a point before its sum
+    (MobileNetV2's `features.10.conv.0`)."""
+    first, _, rest = module.partition(".")
     mods = []
-    for name, child in owner.named_children():
-        mods.append(child)
-        if name == last:
+    for name, child in net.named_children():
+        if name == first:
+            mods.append(_up_to(child, rest) if rest else child)
             return nn.Sequential(*mods)
+        mods.append(child)
     raise ValueError(module)
 
 
@@ -667,7 +670,7 @@ WORKLOADS = {"A": workload_A, "B": workload_B, "C": workload_C,
              "F": workload_F, "F-captum": workload_F_captum, "O": workload_O,
              "M1": lambda: workload_M(1), "M16": lambda: workload_M(16),
              "JR50": lambda: workload_J("JR50"), "JD121": lambda: workload_J("JD121"),
-             "JEB0": lambda: workload_J("JEB0")}
+             "JEB0": lambda: workload_J("JEB0"), "JMV2": lambda: workload_J("JMV2")}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -62,4 +62,28 @@ final class BroadcastTests: XCTestCase {
             XCTAssertEqual(got.scalars, want, "\(sg) → \(st)")
         }
     }
+
+    /// Step-1 slices (copied as contiguous runs) equal a per-element reference, including boxes
+    /// that cover whole trailing axes, one element, and negative or clamped bounds.
+    func testStepOneSliceMatchesPerElementReference() {
+        let x = Tensor(shape: [3, 4, 5, 6], scalars: (0..<360).map(Float.init))
+        let cases: [([Int], [Int], [Int])] = [
+            ([1], [3], [1]), ([0, 2], [4, 5], [1, 2]), ([1, 0, 0], [2, 5, 6], [0, 2, 3]), ([2, 3, 4, 5], [3, 4, 5, 6], [0, 1, 2, 3]),
+            ([-2], [100], [3]), ([0], [0], [2]), ([0, 0, 0, 0], [3, 4, 5, 6], [0, 1, 2, 3]),
+        ]
+        for (starts, ends, axes) in cases {
+            let got = Reshaping.slice(x, starts: starts, ends: ends, axes: axes, steps: axes.map { _ in 1 })
+            var lo = [0, 0, 0, 0], hi = [3, 4, 5, 6]
+            for (k, a) in axes.enumerated() {
+                let r = Reshaping.sliceRange(start: starts[k], end: ends[k], step: 1, dim: hi[a])
+                lo[a] = r.first; hi[a] = r.first + r.count
+            }
+            var want: [Float] = []
+            for i in lo[0]..<max(lo[0], hi[0]) { for j in lo[1]..<max(lo[1], hi[1]) { for k in lo[2]..<max(lo[2], hi[2]) { for l in lo[3]..<max(lo[3], hi[3]) {
+                want.append(Float(((i * 4 + j) * 5 + k) * 6 + l))
+            } } } }
+            XCTAssertEqual(got.shape.dimensions, zip(lo, hi).map { max(0, $1 - $0) }, "\(starts) \(ends) \(axes)")
+            XCTAssertEqual(got.scalars, want, "\(starts) \(ends) \(axes)")
+        }
+    }
 }

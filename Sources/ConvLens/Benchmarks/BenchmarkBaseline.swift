@@ -111,7 +111,7 @@ public struct BenchmarkComparison: Sendable, Equatable {
         case "M1", "M16":
             target = "≥2× lucent"
             verdict = check(2)
-        case "JR50", "JD121", "JEB0":
+        case "JR50", "JD121", "JEB0", "JMV2":
             target = "≥3× best"
             verdict = check(3)
         case "F":

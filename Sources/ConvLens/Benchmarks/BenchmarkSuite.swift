@@ -12,21 +12,26 @@ import Foundation
 /// decisions), then ``runs(quick:)`` times; the median is reported.
 public enum BenchmarkSuite {
     /// Every workload id, in suite order.
-    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O", "M1", "M16", "JR50", "JD121", "JEB0"]
+    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O", "M1", "M16", "JR50", "JD121", "JEB0", "JMV2"]
 
     /// The whole-job workloads: the `convlens project` command run as a child process on a model
     /// exported by `Tests/Benchmarks/export_job_models.py` (Docs/Performance.md "Whole jobs").
-    public static let jobIds: Set<String> = ["JR50", "JD121", "JEB0"]
+    public static let jobIds: Set<String> = ["JR50", "JD121", "JEB0", "JMV2"]
 
     /// The folder of the whole-job models when none is given: `.build/bench/zoo` (where `make bench`
     /// exports them), relative to the working directory.
     public static let defaultZoo = ".build/bench/zoo"
 
-    /// The channels a whole job projects: 0..<32 of ResNet-50 `layer3` and DenseNet-121
-    /// `denseblock3` with `quick`, otherwise every channel (and always every channel of
-    /// EfficientNet-B0 `features.4`'s 80).
+    /// The channels a whole job projects: with `quick` 0..<32 of ResNet-50 `layer3` and DenseNet-121
+    /// `denseblock3` and 0..<64 of MobileNetV2 `features.10.conv.0`, otherwise every channel (and
+    /// always every channel of EfficientNet-B0 `features.4`'s 80).
     public static func jobChannels(_ id: String, of total: Int, quick: Bool) -> Int {
-        quick && id != "JEB0" ? min(32, total) : total
+        guard quick else { return total }
+        switch id {
+        case "JEB0": return total
+        case "JMV2": return min(64, total)
+        default: return min(32, total)
+        }
     }
 
     /// The layer workloads M1 and M16 maximize: the bundled MobileNetV2's block 3 expansion

@@ -83,7 +83,39 @@ public enum Reshaping {
             let r = sliceRange(start: starts[i], end: ends[i], step: steps[i], dim: dims[axis])
             first[axis] = r.first; step[axis] = r.step; outDims[axis] = r.count
         }
+        if step.allSatisfy({ $0 == 1 }) { return box(x, first: first, outDims: outDims) }
         return gather(x, outDims: outDims) { axis, i in first[axis] + i * step[axis] }
+    }
+
+    /// A step-1 slice (a box at `first` of size `outDims`): contiguous runs copied whole, each run
+    /// spanning the innermost partial axis and every full axis after it (a channel range of a
+    /// `[S, C, H, W]` stack is `S` runs of `c·H·W`).
+    static func box(_ x: Tensor, first: [Int], outDims: [Int]) -> Tensor {
+        let dims = x.shape.dimensions, strides = x.shape.strides, r = dims.count
+        let count = Shape.checkedCount(outDims) ?? 0
+        guard r > 0, count > 0 else { return Tensor(shape: Shape(outDims)) }
+        var j = r - 1
+        while j > 0 && first[j] == 0 && outDims[j] == dims[j] { j -= 1 }
+        let run = outDims[j] * strides[j]
+        return Tensor(shape: Shape(outDims)) { out in
+            x.scalars.withUnsafeBufferPointer { src in
+                var index = [Int](repeating: 0, count: j)
+                var o = 0
+                while o < count {
+                    var offset = first[j] * strides[j]
+                    for a in 0..<j { offset += (first[a] + index[a]) * strides[a] }
+                    (out.baseAddress! + o).update(from: src.baseAddress! + offset, count: run)
+                    o += run
+                    var a = j - 1
+                    while a >= 0 {
+                        index[a] += 1
+                        if index[a] < outDims[a] { break }
+                        index[a] = 0
+                        a -= 1
+                    }
+                }
+            }
+        }
     }
 
     /// Builds a tensor of `outDims` whose element at index `i` along each axis reads input index
