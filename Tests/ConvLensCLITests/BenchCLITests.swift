@@ -51,6 +51,47 @@ final class BenchCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("E3"), r.stdout)
     }
 
+    /// A whole-job row runs `convlens project --stack` as a child process on the zoo's model: here
+    /// a zoo of one small fixture model, with a "PyTorch" stack that is a separate run of the same
+    /// command (so the comparison must report 0), and the child's algorithms in the row; without a
+    /// zoo the row is `n/a` and names the script that exports it.
+    func testWholeJobRowRunsTheCLIAndComparesItsStack() throws {
+        let zoo = try temporaryDirectory(self) + "/zoo"
+        try FileManager.default.createDirectory(atPath: zoo, withIntermediateDirectories: true)
+        for f in ["model.onnx", "input.npy"] {
+            try FileManager.default.copyItem(atPath: fixture("forward/squeeze_excitation/" + f), toPath: zoo + "/" + f)
+        }
+        try Data("""
+            {"JEB0": {"model": "model.onnx", "weights": "none", "input": "input.npy", "architecture": "se",
+                      "module": "relu", "layer": "se/relu", "channels": 8, "map": [9, 9]}}
+            """.utf8).write(to: URL(fileURLWithPath: zoo + "/jobs.json"))
+        let reference = try temporaryDirectory(self) + "/ref"
+        let p = try runCLI(["project", "--model", zoo + "/model.onnx", "--image", zoo + "/input.npy", "--layer", "se/relu",
+                            "--all-channels", "--rule", "deconvnet", "--stack", "--out", reference])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        try FileManager.default.copyItem(atPath: reference + "/se_relu_deconvnet_stack.npy", toPath: zoo + "/JEB0.torch.npy")
+        let r = try runCLI(["bench", "--quick", "--only", "JEB0", "--zoo", zoo, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let w = try XCTUnwrap((root["workloads"] as? [[String: Any]])?.first)
+        XCTAssertEqual(w["seeds"] as? Int, 8)
+        XCTAssertGreaterThan((w["seconds"] as? NSNumber)?.doubleValue ?? 0, 0)
+        XCTAssertTrue((w["note"] as? String ?? "").contains("rel L2 0.0e+00"), w["note"] as? String ?? "")
+        XCTAssertEqual(w["algorithms"] as? String, try manifestAlgorithm(reference))
+
+        let none = try runCLI(["bench", "--quick", "--only", "JR50", "--zoo", zoo + "/missing", "--json"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        let row = try XCTUnwrap(((try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])?["workloads"] as? [[String: Any]])?.first)
+        XCTAssertTrue(row["seconds"] is NSNull, "\(row)")
+        XCTAssertTrue((row["note"] as? String ?? "").contains("export_job_models.py"), "\(row)")
+    }
+
+    private func manifestAlgorithm(_ dir: String) throws -> String? {
+        let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json"))) as? [String: Any]
+        let stack = (m?["outputs"] as? [[String: Any]])?.first { $0["kind"] as? String == "projection-stack" }
+        return (stack?["algorithm"] as? String).map { $0.hasPrefix("auto:") ? String($0.dropFirst(5)) : $0 }
+    }
+
     func testUnknownWorkloadIsBadInput() throws {
         assertBadInput(try runCLI(["bench", "--only", "A,Z9"]), mentioning: "--only")
     }

@@ -123,9 +123,10 @@ public enum BenchmarkSuite {
             result.windowWorkFraction = log.convolutionFlops / log.denseConvolutionFlops
         }
         if let finish = w.finish {
-            let (note, peak) = try finish()
+            let (note, peak, used) = try finish()
             result.note += "; " + note
             result.peakRSSBytes = peak ?? result.peakRSSBytes
+            result.algorithms = used ?? result.algorithms
         }
         return result
     }
@@ -145,8 +146,9 @@ public enum BenchmarkSuite {
         var run: () throws -> String
         /// Collects the backward convolutions' work (projection workloads).
         var work: AlgorithmLog? = nil
-        /// After the timed runs: a note to add and the peak RSS to report (whole jobs: the child's).
-        var finish: (() throws -> (String, Int?))? = nil
+        /// After the timed runs: a note to add, and the peak RSS and algorithms to report (whole
+        /// jobs: the child's, from its manifest).
+        var finish: (() throws -> (String, Int?, String?))? = nil
     }
 
     /// A whole-job workload: `convlens project … --all-channels --rule deconvnet --stack` (or
@@ -189,13 +191,13 @@ public enum BenchmarkSuite {
             }
             return "cli"
         }
-        let finish: () throws -> (String, Int?) = {
+        let finish: () throws -> (String, Int?, String?) = {
             defer { try? FileManager.default.removeItem(atPath: out) }
             let manifest = try JSONDecoder().decode(Manifest.self, from: try AtomicFile.read(out + "/manifest.json"))
             guard let stack = manifest.outputs.first(where: { $0.kind == "projection-stack" }), let npy = stack.npy else {
                 throw ConvLensError(.malformedFile, file: out + "/manifest.json", "the job wrote no projection stack")
             }
-            var note = "algorithms \(stack.algorithm ?? "?")"
+            var note = "the child's peak RSS and algorithms"
             let reference = zoo + "/\(id).torch.npy"
             if FileManager.default.fileExists(atPath: reference) {
                 let mine = try NPY.read(out + "/" + npy), theirs = try NPY.read(reference)
@@ -207,7 +209,8 @@ public enum BenchmarkSuite {
             } else {
                 note += "; no PyTorch stack to compare (run the baseline first)"
             }
-            return (note, manifest.performance?.peakResidentBytes)
+            let used = stack.algorithm.map { $0.hasPrefix("auto:") ? String($0.dropFirst(5)) : $0 }
+            return (note, manifest.performance?.peakResidentBytes, used)
         }
         return Prepared(what: "\(architecture) \(module), deconvnet, \(n) ch, whole CLI job", seeds: n, flops: 0,
                         note: "convlens project --stack as a child process: start, import, forward, projections, files written",
