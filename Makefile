@@ -139,7 +139,7 @@ $(BENCH_VENV)/bin/python:
 
 # The whole-job workloads' models (JR50, JD121, JEB0), exported once with random weights.
 BENCH_ZOO = .build/bench/zoo
-$(BENCH_ZOO)/jobs.json: | $(BENCH_VENV)/bin/python
+$(BENCH_ZOO)/jobs.json: Tests/Benchmarks/export_job_models.py | $(BENCH_VENV)/bin/python
 	$(BENCH_VENV)/bin/python Tests/Benchmarks/export_job_models.py $(BENCH_ZOO)
 
 bench-pytorch: $(BENCH_VENV)/bin/python $(BENCH_ZOO)/jobs.json

@@ -250,6 +250,8 @@ extension Model {
             let resolved = all.prefix(seeds.count).map(\.seed)
             try AtomicFile.write(Data(seedsTable(resolved).utf8), to: "\(directory)/\(stem)_seeds.csv")
         }
+        // The peak after the outputs too (pictures, stacks and encoders hold memory).
+        manifest.performance?.peakResidentBytes = ResourceUsage.peakResidentBytes()
         try manifest.write(to: directory)
         return (manifest, all)
     }

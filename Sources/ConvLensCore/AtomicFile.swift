@@ -39,7 +39,7 @@ public enum AtomicFile {
             throw ConvLensError(.unwritableOutput, file: path, "the folder \(dir) does not exist")
         }
         let tmp = dir + "/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard fd >= 0 else {
             throw ConvLensError(.unwritableOutput, file: path, "cannot create a file in \(dir) (\(String(cString: strerror(errno))))")
         }

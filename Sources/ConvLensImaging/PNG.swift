@@ -2,8 +2,10 @@ internal import CPNG
 import ConvLensCore
 import Foundation
 
-/// The one place ConvLens calls libpng, through its simplified `png_image` API (no `longjmp`
-/// crosses a Swift frame; errors arrive in `png_image.message`).
+/// The one place ConvLens calls libpng: decoding through its simplified `png_image` API (errors in
+/// `png_image.message`), encoding through `convlens_png_encode` in the `CPNG` shim, which uses the
+/// full write API to set the zlib level and row filter (its `setjmp`/`longjmp` stay inside that C
+/// function; errors in `convlens_png_sink.message`). No `longjmp` crosses a Swift frame.
 enum PNG {
     private static func message(_ image: inout png_image) -> String {
         withUnsafeBytes(of: &image.message) { raw in

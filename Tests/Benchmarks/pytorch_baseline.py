@@ -638,6 +638,7 @@ def workload_J(wid):
             loop = time.perf_counter() - t1
             t2 = time.perf_counter()
             np.save(save_to + ".captum.npy", out.numpy())
+            os.remove(save_to + ".captum.npy")
             return (t1 - t0) + loop * n / len(sample) + (time.perf_counter() - t2), sample, out
         trunc = replace_activations(_up_to(net, spec["module"]), "deconvnet")
         if method == "retained":

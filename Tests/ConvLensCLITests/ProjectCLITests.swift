@@ -89,6 +89,21 @@ final class ProjectCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: only + "-bad"))
     }
 
+    /// With `CONVLENS_SYNC=1` (one `syncfs`, the manifest and its folder `fsync`ed) a run writes
+    /// the same files as without.
+    func testDurableCommitWritesTheSameFiles() throws {
+        let plain = try temporaryDirectory(self) + "/plain", durable = try temporaryDirectory(self) + "/durable"
+        let args = ["project", "--model", model, "--image", input, "--layer", "se/relu", "--channel", "0-1", "--stack"]
+        XCTAssertEqual(try runCLI(args + ["--out", plain]).status, 0)
+        let r = try runCLI(args + ["--out", durable], environment: ["CONVLENS_SYNC": "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: plain).sorted()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: durable).sorted(), files)
+        for f in files where f.hasSuffix(".npy") || f.hasSuffix(".csv") {
+            XCTAssertEqual(try AtomicFile.read(durable + "/" + f), try AtomicFile.read(plain + "/" + f), f)
+        }
+    }
+
     /// `--memory-budget` reaches the manifest with the peak memory and the convolution work; unit
     /// seeds on a layer whose units see part of the map do less work than whole maps; a budget
     /// under 16 MiB or in unknown units is a command-line error.
