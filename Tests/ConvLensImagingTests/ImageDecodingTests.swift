@@ -59,6 +59,9 @@ final class ImageDecodingTests: XCTestCase {
             XCTAssertEqual((UInt16(cmf) << 8 | UInt16(flg)) % 31, 0, "a valid zlib header")
             XCTAssertEqual(flg >> 6, 0, "FLEVEL of \(w)×\(h)×\(c)")
         }
+        // FLEVEL 0 is also what level 0 (stored, no compression) says: a smooth image must shrink.
+        let smooth = Image(width: 64, height: 64, channels: 3, pixels: (0..<(64 * 64 * 3)).map { Float(($0 / 3) % 64 * 4) })
+        XCTAssertLessThan(try smooth.pngData().count, 64 * 64 * 3 / 4)
     }
 
     func testBadImagesAreTypedErrors() {
