@@ -147,11 +147,6 @@ extension Model {
         }
         try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "project", input: input, parameters: parameters)
-        var performance = Manifest.Performance(peakResidentBytes: ResourceUsage.peakResidentBytes())
-        performance.memoryBudgetBytes = request.memoryBudget
-        performance.convolutionFlops = work.convolutionFlops
-        performance.denseConvolutionFlops = work.denseConvolutionFlops
-        manifest.performance = performance
         let stem = fileStem(forLayer: layer.name)
         var display = request.display
         display.bgr = (input.preprocessing ?? preprocessing).channelOrder == .bgr
@@ -173,10 +168,11 @@ extension Model {
                     name += "_crop"
                 }
                 let picture = display.render(t)
-                var o = Manifest.Output(kind: "projection")
+                var entry: Manifest.Output?
                 if perSeed {
                     try NPY.write(t, to: "\(directory)/\(name).npy")
                     try picture.writePNG(to: "\(directory)/\(name).png")
+                    var o = Manifest.Output(kind: "projection")
                     o.layer = layer.name
                     o.layerQuery = request.layer
                     o.channel = p.seed.channel
@@ -192,14 +188,15 @@ extension Model {
                     o.shape = t.shape.dimensions
                     let r = t.range
                     (o.min, o.max) = (r.min, r.max)
+                    entry = o
                 }
-                outputs.set(i, tensor: request.files.stackFiles ? t : nil, picture: picture, output: o)
+                outputs.set(i, tensor: request.files.stackFiles ? t : nil, picture: picture, output: entry)
             } catch {
                 outputs.fail(error)
             }
         }
         if let error = outputs.error { throw error }
-        if perSeed { manifest.outputs += outputs.outputs }
+        manifest.outputs += outputs.outputs
 
         for rule in request.rules {
             let indices = all.indices.filter { all[$0].rule == rule }
@@ -250,8 +247,12 @@ extension Model {
             let resolved = all.prefix(seeds.count).map(\.seed)
             try AtomicFile.write(Data(seedsTable(resolved).utf8), to: "\(directory)/\(stem)_seeds.csv")
         }
-        // The peak after the outputs too (pictures, stacks and encoders hold memory).
-        manifest.performance?.peakResidentBytes = ResourceUsage.peakResidentBytes()
+        // The peak after the outputs (pictures, stacks and encoders hold memory too).
+        var performance = Manifest.Performance(peakResidentBytes: ResourceUsage.peakResidentBytes())
+        performance.memoryBudgetBytes = request.memoryBudget
+        performance.convolutionFlops = work.convolutionFlops
+        performance.denseConvolutionFlops = work.denseConvolutionFlops
+        manifest.performance = performance
         try manifest.write(to: directory)
         return (manifest, all)
     }
@@ -300,7 +301,7 @@ private final class ProjectionFiles: @unchecked Sendable {
         slots = Array(repeating: nil, count: count)
     }
 
-    func set(_ i: Int, tensor: Tensor?, picture: Image, output: Manifest.Output) {
+    func set(_ i: Int, tensor: Tensor?, picture: Image, output: Manifest.Output?) {
         lock.lock(); defer { lock.unlock() }
         tensors[i] = tensor
         pictures[i] = picture

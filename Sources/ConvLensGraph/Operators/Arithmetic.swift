@@ -41,36 +41,21 @@ package struct Arithmetic: Operator {
             let target = k == 0 ? a.shape : b.shape
             // A lower-rank input is broadcast from the right: reduce to its rank-aligned shape.
             let aligned = Shape([Int](repeating: 1, count: max(0, outShape.rank - target.rank)) + target.dimensions)
-            let op = self.op
-            // Sums, differences and products: the whole stack of seeds at once (the forward factor
-            // broadcast over the seed axis), reduced per seed to the input's shape.
-            if op != .div {
-                let seeds = context.seeds
-                let gs = g.reshaped(Shape([seeds] + outShape.dimensions))
-                let local: Tensor
-                switch (op, k) {
-                case (.mul, 0): local = BinaryOperator.mul.apply(gs, b)
-                case (.mul, _): local = BinaryOperator.mul.apply(gs, a)
-                case (.sub, 1): local = gs.negated()
-                default: local = gs
-                }
-                result[k] = Backward.unbroadcast(local, to: Shape([seeds] + aligned.dimensions))
-                    .reshaped(Shape([seeds] + target.dimensions))
-                continue
+            // The whole stack of seeds at once (the forward factors broadcast over the seed axis),
+            // reduced per seed to the input's shape.
+            let gs = g.reshaped(Shape([context.seeds] + outShape.dimensions))
+            let local: Tensor
+            switch (op, k) {
+            case (.add, _), (.sub, 0): local = gs
+            case (.sub, _): local = gs.negated()
+            case (.mul, 0): local = BinaryOperator.mul.apply(gs, b)
+            case (.mul, _): local = BinaryOperator.mul.apply(gs, a)
+            case (.div, 0): local = BinaryOperator.div.apply(gs, b)
+            case (.div, _): // d(a/b)/db = −a/b²
+                local = BinaryOperator.div.apply(BinaryOperator.mul.apply(gs, a), BinaryOperator.mul.apply(b, b)).negated()
             }
-            result[k] = context.perSeed(g, outShape, outShape: target) { gs in
-                let local: Tensor
-                switch (op, k) {
-                case (.add, _), (.sub, 0): local = gs
-                case (.sub, _): local = gs.negated()
-                case (.mul, 0): local = BinaryOperator.mul.apply(gs, b)
-                case (.mul, _): local = BinaryOperator.mul.apply(gs, a)
-                case (.div, 0): local = BinaryOperator.div.apply(gs, b)
-                case (.div, _): // d(a/b)/db = −a/b²
-                    local = BinaryOperator.div.apply(BinaryOperator.mul.apply(gs, a), BinaryOperator.mul.apply(b, b)).negated()
-                }
-                return Backward.unbroadcast(local, to: aligned).reshaped(target)
-            }
+            result[k] = Backward.unbroadcast(local, to: Shape([context.seeds] + aligned.dimensions))
+                .reshaped(Shape([context.seeds] + target.dimensions))
         }
         return result
     }
