@@ -14,7 +14,7 @@ KERAS_VENV ?= .venv-keras
 BENCH_VENV ?= .venv-bench
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test bench bench-full tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
+.PHONY: all deps build test fuzz bench bench-full tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
 
 all: build
 
@@ -156,5 +156,15 @@ proto:
 	Scripts/generate-onnx-proto.sh
 	Scripts/generate-tensorboard-proto.sh
 
+# libFuzzer targets (Docs/Reliability.md): a debug build with -sanitize=fuzzer,address in .build-fuzz,
+# then each target for FUZZ_SECONDS from seeds taken from the test fixtures. FUZZ_JOBS > 1 runs
+# parallel workers. Findings land in .build-fuzz/findings/ and fail the target.
+FUZZ_TARGETS ?= onnx keras-h5 keras-zip image npy scan
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+fuzz: deps
+	$(SWIFT) build --scratch-path .build-fuzz --product convlens-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DCONVLENS_FUZZ
+	Scripts/fuzz.sh .build-fuzz/debug/convlens-fuzz "$(FUZZ_TARGETS)" $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -48,6 +48,10 @@ let package = Package(
             dependencies: ["ConvLens", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // A small study written with the library (Examples/LayerStudy; run by `make study-check`).
         .executableTarget(name: "LayerStudy", dependencies: ["ConvLens"], path: "Examples/LayerStudy"),
+        // The fuzz targets (Docs/Reliability.md): `make fuzz` builds them for libFuzzer; a plain build
+        // replays files through them.
+        .target(name: "CConvLensFuzz"),
+        .executableTarget(name: "convlens-fuzz", dependencies: ["ConvLens", "CConvLensFuzz"]),
 
         .target(name: "TestSupport", dependencies: ["ConvLensCore", "ConvLensImaging"], path: "Tests/TestSupport"),
         .testTarget(name: "ConvLensCoreTests", dependencies: ["ConvLensCore", "TestSupport"]),

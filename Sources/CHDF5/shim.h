@@ -9,3 +9,4 @@ static inline unsigned convlens_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline hid_t convlens_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t convlens_h5s_all(void) { return H5S_ALL; }
 static inline hid_t convlens_h5e_default(void) { return H5E_DEFAULT; }
+#include "snapshot.h"

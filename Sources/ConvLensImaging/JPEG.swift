@@ -29,7 +29,10 @@ enum JPEG {
             throw ConvLensError(.malformedFile, file: file, "invalid JPEG: \(d.lastError)")
         }
         let width = Int(w), height = Int(h)
-        guard width > 0, height > 0, width * height <= Image.maximumPixelCount else {
+        guard width > 0, height > 0 else {
+            throw ConvLensError(.malformedFile, file: file, "invalid JPEG: its header gives a size of \(width)×\(height) pixels (the file is corrupt)")
+        }
+        guard width * height <= Image.maximumPixelCount else {
             throw ConvLensError(.absurdSize, file: file, "JPEG declares \(width)×\(height) pixels, more than the limit of \(Image.maximumPixelCount)")
         }
         if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {

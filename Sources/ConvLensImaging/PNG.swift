@@ -25,7 +25,11 @@ enum PNG {
             throw ConvLensError(.malformedFile, file: file, "invalid PNG: \(message(&image))")
         }
         let width = Int(image.width), height = Int(image.height)
-        guard width > 0, height > 0, width * height <= Image.maximumPixelCount else {
+        guard width > 0, height > 0 else {
+            png_image_free(&image)
+            throw ConvLensError(.malformedFile, file: file, "invalid PNG: its header gives a size of \(width)×\(height) pixels (the file is corrupt)")
+        }
+        guard width * height <= Image.maximumPixelCount else {
             png_image_free(&image)
             throw ConvLensError(.absurdSize, file: file, "PNG declares \(width)×\(height) pixels, more than the limit of \(Image.maximumPixelCount)")
         }

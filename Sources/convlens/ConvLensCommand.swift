@@ -21,15 +21,14 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as ConvLensError {
-        // One line, whatever the names in the message contain.
-        let line = error.description.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
-        FileHandle.standardError.write(Data("convlens: \(line)\n".utf8))
+        // One line, whatever the names in the message contain, and long user strings cut.
+        FileHandle.standardError.write(Data("convlens: \(error.line)\n".utf8))
         throw ExitCode(2)
     } catch let error as ExitCode {
         throw error
     } catch {
         // Anything else that escapes the library is still bad input discovered while running.
-        let line = "\(error)".replacingOccurrences(of: "\n", with: " ")
+        let line = ConvLensError(.invalidArgument, "\(error)").line
         FileHandle.standardError.write(Data("convlens: \(line)\n".utf8))
         throw ExitCode(2)
     }

@@ -112,6 +112,10 @@ final class ModelCommandsCLITests: XCTestCase {
             XCTAssertLessThan(r.stderr.count, 600, "\(args.prefix(4)): \(r.stderr.prefix(300))")
             XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         }
+        // A long layer name reaches the library's error (exit 2), which cuts it too.
+        let longLayer = try runCLI(["activations", "--layer", String(repeating: "x", count: 5000), "--out", out])
+        assertBadInput(longLayer, mentioning: "(5000 characters)")
+        XCTAssertLessThan(longLayer.stderr.count, 600, String(longLayer.stderr.prefix(300)))
     }
 
     func testDemoPrintsTableTop5AndWritesManifests() throws {

@@ -1,192 +1,244 @@
 internal import CHDF5
 import ConvLensCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A read-only HDF5 file: the only code in ConvLens that calls libhdf5 (DESIGN.md §2).
+/// A read-only HDF5 file, read whole by libhdf5 in a child process (DESIGN.md §2; the only code
+/// in ConvLens that reaches libhdf5).
 ///
-/// Handles are owned by this class and closed in `deinit`; every failure becomes a
-/// ``ConvLensError`` naming the file and the HDF5 path. HDF5's own error printing is silenced.
+/// libhdf5 is not written for hostile files: a flipped bit can make it crash or loop forever.
+/// So ConvLens never calls it in its own process. `init` forks a child that runs only C code
+/// (`Sources/CHDF5/snapshot.h`): it opens the file, walks its groups by hard links, and streams
+/// every group, every float dataset (as float32) and every scalar string attribute through a
+/// pipe. The parent bounds the wait (``timeLimit``), decodes the stream with bounds checks, and
+/// turns a crash, a timeout or a bad stream into one ``ConvLensError`` naming the file. The
+/// child's address space is capped (``memoryBudget`` beyond what the process maps); it follows no
+/// soft or external link and reads no external or virtual dataset storage, so a file cannot make
+/// ConvLens read another file.
+///
+/// Queries (`kind`, `members`, `stringAttribute`, `floatDataset`) answer from the snapshot.
 final class HDF5File {
     /// Names the file in errors (the `.h5` path, or `archive.keras!model.weights.h5`).
     let source: String
-    private let file: hid_t
-    /// Keeps a file image alive while HDF5 reads it (core driver).
-    private let image: Data?
-    /// The largest dataset ConvLens reads (elements): 256 Mi floats.
+    /// The largest dataset ConvLens reads (elements): 256 Mi floats (the child enforces it).
     static let maxElements = 1 << 28
 
-    /// Serializes libhdf5 calls (the Debian build is not thread-safe).
-    private static let lock = NSLock()
-
-    private static func silence() {
-        H5Eset_auto2(convlens_h5e_default(), nil, nil)
+    /// How long the reader may take, in seconds: `CONVLENS_HDF5_TIMEOUT` or 120.
+    static var timeLimit: Double {
+        if let v = ProcessInfo.processInfo.environment["CONVLENS_HDF5_TIMEOUT"], let s = Double(v), s > 0, s.isFinite {
+            return s
+        }
+        return 120
     }
 
-    /// Opens an HDF5 file on disk.
+    /// Address space the reader may map beyond the parent's: 16 GiB.
+    static let memoryBudget: UInt64 = 16 << 30
+
+    enum Kind { case group, dataset, other }
+
+    private enum Entry {
+        case group
+        case dataset(Tensor)
+        case unreadable(ConvLensError)
+        case other
+    }
+
+    private var entries: [String: Entry] = [:]
+    private var children: [String: [String]] = [:]
+    private var attributes: [String: [String: String]] = [:]
+
+    /// Reads an HDF5 file on disk.
     init(path: String) throws {
         source = path
-        image = nil
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw ConvLensError(.unreadableFile, file: path, "cannot open the file for reading")
         }
-        let id: hid_t = HDF5File.lock.withLock {
-            HDF5File.silence()
-            return H5Fopen(path, convlens_h5f_acc_rdonly(), convlens_h5p_default())
-        }
-        guard id >= 0 else {
-            throw ConvLensError(.malformedFile, file: path, "not a readable HDF5 file (truncated or corrupt)")
-        }
-        file = id
+        try load(path: path, image: nil)
     }
 
-    /// Opens an HDF5 file held in memory (the core driver reads the image; nothing touches disk).
+    /// Reads an HDF5 file held in memory (libhdf5's core driver reads the image; nothing touches disk).
     init(image data: Data, source: String) throws {
         self.source = source
-        image = data
         guard !data.isEmpty else { throw ConvLensError(.malformedFile, file: source, "the HDF5 file is empty") }
-        let id: hid_t = HDF5File.lock.withLock {
-            HDF5File.silence()
-            let fapl = H5Pcreate(convlens_h5p_file_access())
-            guard fapl >= 0 else { return -1 }
-            defer { H5Pclose(fapl) }
-            guard H5Pset_fapl_core(fapl, 1 << 20, false) >= 0 else { return -1 }
-            let ok = data.withUnsafeBytes { H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) }
-            guard ok >= 0 else { return -1 }
-            return H5Fopen(source, convlens_h5f_acc_rdonly(), fapl)
-        }
-        guard id >= 0 else {
-            throw ConvLensError(.malformedFile, file: source, "not a readable HDF5 file (truncated or corrupt)")
-        }
-        file = id
-    }
-
-    deinit {
-        HDF5File.lock.withLock { _ = H5Fclose(file) }
+        try load(path: source, image: data)
     }
 
     private func fail(_ path: String, _ detail: String) -> ConvLensError {
         ConvLensError(.malformedFile, file: source, "\(path): \(detail)")
     }
 
-    enum Kind { case group, dataset, other }
-
     /// What the object at `path` is, or `nil` when nothing is there.
     func kind(_ path: String) -> Kind? {
-        HDF5File.lock.withLock {
-            guard H5Lexists(file, path, convlens_h5p_default()) > 0 else { return nil }
-            let o = H5Oopen(file, path, convlens_h5p_default())
-            guard o >= 0 else { return nil }
-            defer { H5Oclose(o) }
-            switch H5Iget_type(o) {
-            case H5I_GROUP: return .group
-            case H5I_DATASET: return .dataset
-            default: return .other
-            }
+        switch entries[HDF5File.normalize(path)] {
+        case nil: return nil
+        case .group: return .group
+        case .dataset, .unreadable: return .dataset
+        case .other: return .other
         }
     }
 
     /// The names of a group's members, in name order.
     func members(_ path: String) throws -> [String] {
-        try HDF5File.lock.withLock {
-            let g = H5Gopen2(file, path, convlens_h5p_default())
-            guard g >= 0 else { throw fail(path, "is not a group") }
-            defer { H5Gclose(g) }
-            var info = H5G_info_t()
-            guard H5Gget_info(g, &info) >= 0 else { throw fail(path, "cannot list the group") }
-            guard info.nlinks < 100_000 else { throw fail(path, "has \(info.nlinks) members") }
-            var names: [String] = []
-            for i in 0..<info.nlinks {
-                let n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, convlens_h5p_default())
-                guard n >= 0, n < 4096 else { throw fail(path, "cannot read the name of member \(i)") }
-                var buf = [CChar](repeating: 0, count: Int(n) + 1)
-                guard H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, Int(n) + 1, convlens_h5p_default()) >= 0 else {
-                    throw fail(path, "cannot read the name of member \(i)")
-                }
-                names.append(String(decoding: buf.prefix(Int(n)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
-            }
-            return names
-        }
+        let p = HDF5File.normalize(path)
+        guard case .group = entries[p] else { throw fail(path, "is not a group") }
+        return children[p] ?? []
     }
 
-    /// A scalar string attribute of the object at `path` (fixed-length or variable-length, ASCII
-    /// or UTF-8, read with the attribute's own string type), or `nil` when it is absent or not a
+    /// A scalar string attribute of the object at `path`, or `nil` when it is absent or not a
     /// scalar string.
     func stringAttribute(_ name: String, of path: String = "/") throws -> String? {
-        try HDF5File.lock.withLock {
-            guard H5Aexists_by_name(file, path, name, convlens_h5p_default()) > 0 else { return nil }
-            let a = H5Aopen_by_name(file, path, name, convlens_h5p_default(), convlens_h5p_default())
-            guard a >= 0 else { throw fail(path, "cannot open the attribute '\(name)'") }
-            defer { H5Aclose(a) }
-            let fileType = H5Aget_type(a)
-            guard fileType >= 0 else { throw fail(path, "cannot read the type of the attribute '\(name)'") }
-            defer { H5Tclose(fileType) }
-            guard H5Tget_class(fileType) == H5T_STRING else { return nil }
-            let space = H5Aget_space(a)
-            guard space >= 0 else { throw fail(path, "cannot read the attribute '\(name)'") }
-            defer { H5Sclose(space) }
-            guard H5Sget_simple_extent_npoints(space) == 1 else { return nil }
-            let memType = H5Tcopy(fileType)
-            guard memType >= 0 else { throw fail(path, "cannot read the attribute '\(name)'") }
-            defer { H5Tclose(memType) }
-            if H5Tis_variable_str(fileType) > 0 {
-                var ptr: UnsafeMutablePointer<CChar>? = nil
-                guard H5Aread(a, memType, &ptr) >= 0 else { throw fail(path, "cannot read the attribute '\(name)'") }
-                defer { if let ptr { H5free_memory(ptr) } }
-                guard let ptr else { return "" }
-                return String(cString: ptr)
-            }
-            let size = H5Tget_size(fileType)
-            guard size > 0, size < 1 << 28 else { throw fail(path, "the attribute '\(name)' has size \(size)") }
-            var buf = [UInt8](repeating: 0, count: size + 1)
-            guard H5Aread(a, memType, &buf) >= 0 else { throw fail(path, "cannot read the attribute '\(name)'") }
-            let end = buf.firstIndex(of: 0) ?? size
-            return String(decoding: buf[..<end], as: UTF8.self)
-        }
+        attributes[HDF5File.normalize(path)]?[name]
     }
 
-    /// Reads a dataset as fp32 (HDF5 converts float64/float16 data) with its own shape.
+    /// A dataset as fp32 (libhdf5 converts float64/float16 data) with its own shape.
     /// - Throws: when it is not a floating-point dataset, is larger than ``maxElements``, or its
     ///   stored data is shorter than its shape says.
     func floatDataset(_ path: String) throws -> Tensor {
-        try HDF5File.lock.withLock {
-            let d = H5Dopen2(file, path, convlens_h5p_default())
-            guard d >= 0 else { throw fail(path, "is not a readable dataset") }
-            defer { H5Dclose(d) }
-            let t = H5Dget_type(d)
-            guard t >= 0 else { throw fail(path, "cannot read the dataset's type") }
-            defer { H5Tclose(t) }
-            guard H5Tget_class(t) == H5T_FLOAT else { throw fail(path, "is not a floating-point dataset") }
-            let elementSize = H5Tget_size(t)
-            let space = H5Dget_space(d)
-            guard space >= 0 else { throw fail(path, "cannot read the dataset's shape") }
-            defer { H5Sclose(space) }
-            let rank = H5Sget_simple_extent_ndims(space)
-            guard rank >= 0, rank <= 8 else { throw fail(path, "has rank \(rank)") }
-            var dims = [hsize_t](repeating: 0, count: Int(rank))
-            guard H5Sget_simple_extent_dims(space, &dims, nil) == rank else { throw fail(path, "cannot read the dataset's shape") }
-            let shape = dims.map { Int(clamping: $0) }
-            guard let count = Shape.checkedCount(shape), count <= HDF5File.maxElements else {
-                throw ConvLensError(.absurdSize, file: source, "\(path): the dataset's shape \(shape) is too large")
-            }
-            // Contiguous (uncompressed) data must be fully present before anything is allocated.
-            let plist = H5Dget_create_plist(d)
-            if plist >= 0 {
-                defer { H5Pclose(plist) }
-                if H5Pget_layout(plist) == H5D_CONTIGUOUS, count > 0 {
-                    let stored = H5Dget_storage_size(d)
-                    guard stored >= hsize_t(count) * hsize_t(elementSize) else {
-                        throw fail(path, "holds \(stored) bytes; its shape \(shape) needs \(count * elementSize)")
-                    }
+        switch entries[HDF5File.normalize(path)] {
+        case .dataset(let t): return t
+        case .unreadable(let e): throw e
+        default: throw fail(path, "is not a readable dataset")
+        }
+    }
+
+    private static func normalize(_ path: String) -> String {
+        var p = path
+        while p.count > 1, p.hasSuffix("/") { p.removeLast() }
+        return p.isEmpty ? "/" : p
+    }
+
+    // MARK: Reading
+
+    private func load(path: String, image: Data?) throws {
+        var readFD: Int32 = -1
+        let pid: pid_t = path.withCString { cPath in
+            if let image {
+                return image.withUnsafeBytes {
+                    convlens_h5_snapshot_spawn(cPath, $0.baseAddress, $0.count, HDF5File.memoryBudget, &readFD)
                 }
             }
-            var values = [Float](repeating: 0, count: count)
-            if count > 0 {
-                let status = values.withUnsafeMutableBytes {
-                    H5Dread(d, convlens_h5t_native_float(), convlens_h5s_all(), convlens_h5s_all(), convlens_h5p_default(), $0.baseAddress)
+            return convlens_h5_snapshot_spawn(cPath, nil, 0, HDF5File.memoryBudget, &readFD)
+        }
+        guard pid > 0 else {
+            throw ConvLensError(.unreadableFile, file: source, "cannot start the HDF5 reader: \(String(cString: strerror(errno)))")
+        }
+        let limit = HDF5File.timeLimit
+        let (stream, timedOut) = HDF5File.drain(readFD, seconds: limit)
+        close(readFD)
+        if timedOut { kill(pid, SIGKILL) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if timedOut {
+            throw ConvLensError(.malformedFile, file: source, "libhdf5 did not finish reading the file in \(Int(limit)) s: it is corrupt (CONVLENS_HDF5_TIMEOUT sets the limit)")
+        }
+        let signal = status & 0x7f
+        if signal != 0 {
+            throw ConvLensError(.malformedFile, file: source, "libhdf5 crashed reading the file (signal \(signal)): it is corrupt or not an HDF5 file ConvLens can read")
+        }
+        try decode(stream)
+    }
+
+    /// Reads the pipe to its end, or until `seconds` have passed.
+    private static func drain(_ fd: Int32, seconds: Double) -> ([UInt8], Bool) {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < deadline else { return (out, true) }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let wait = Int32(min(Double(deadline - now) / 1e6, 1000).rounded(.up))
+            let r = poll(&p, 1, max(wait, 1))
+            if r < 0 { if errno == EINTR { continue }; return (out, false) }
+            if r == 0 { continue }
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return (out, false) }
+            if n == 0 { return (out, false) }
+            out.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Decodes the child's stream (`snapshot.h` describes it); the stream must end with its end
+    /// record, so a child that died midway is reported, not half read.
+    private func decode(_ b: [UInt8]) throws {
+        var r = HDF5File.Reader(bytes: b)
+        let corrupt = ConvLensError(.malformedFile, file: source, "libhdf5 stopped reading the file midway: it is corrupt")
+        guard r.take(8).map({ Array($0) }) == Array("CLH5SNP1".utf8) else { throw corrupt }
+        while let tag = r.byte() {
+            switch tag {
+            case UInt8(ascii: "G"):
+                guard let p = r.string() else { throw corrupt }
+                add(p, .group)
+            case UInt8(ascii: "O"):
+                guard let p = r.string() else { throw corrupt }
+                add(p, .other)
+            case UInt8(ascii: "X"):
+                guard let p = r.string(), let code = r.byte(), let msg = r.string() else { throw corrupt }
+                add(p, .unreadable(ConvLensError(code == 1 ? .absurdSize : .malformedFile, file: source, "\(p): \(msg)")))
+            case UInt8(ascii: "A"):
+                guard let p = r.string(), let name = r.string(), let len = r.u64(), len <= UInt64(r.remaining),
+                      let bytes = r.take(Int(len)) else { throw corrupt }
+                attributes[p, default: [:]][name] = String(decoding: bytes, as: UTF8.self)
+            case UInt8(ascii: "D"):
+                guard let p = r.string(), let rank = r.u32(), rank <= 8 else { throw corrupt }
+                var dims: [Int] = []
+                for _ in 0..<rank {
+                    guard let d = r.u64(), d <= UInt64(HDF5File.maxElements) else { throw corrupt }
+                    dims.append(Int(d))
                 }
-                guard status >= 0 else { throw fail(path, "cannot read the data (the file may be truncated)") }
+                guard let count = r.u64(), let expected = Shape.checkedCount(dims), count == UInt64(expected),
+                      expected <= HDF5File.maxElements, expected * 4 <= r.remaining,
+                      let bytes = r.take(expected * 4) else { throw corrupt }
+                var values = [Float](repeating: 0, count: expected)
+                values.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { dst.copyMemory(from: $0) } }
+                add(p, .dataset(Tensor(shape: Shape(dims), scalars: values)))
+            case UInt8(ascii: "E"):
+                guard let msg = r.string() else { throw corrupt }
+                throw ConvLensError(.malformedFile, file: source, msg)
+            case UInt8(ascii: "Z"):
+                guard r.remaining == 0 else { throw corrupt }
+                return
+            default:
+                throw corrupt
             }
-            return Tensor(shape: Shape(shape), scalars: values)
+        }
+        throw corrupt
+    }
+
+    private func add(_ path: String, _ entry: Entry) {
+        guard entries[path] == nil else { return }
+        entries[path] = entry
+        guard path != "/" else { return }
+        let slash = path.lastIndex(of: "/")!
+        let parent = slash == path.startIndex ? "/" : String(path[..<slash])
+        children[parent, default: []].append(String(path[path.index(after: slash)...]))
+    }
+
+    /// A cursor over the stream; every read is bounds-checked.
+    private struct Reader {
+        let bytes: [UInt8]
+        var at = 0
+        var remaining: Int { bytes.count - at }
+
+        mutating func take(_ n: Int) -> ArraySlice<UInt8>? {
+            guard n >= 0, n <= remaining else { return nil }
+            defer { at += n }
+            return bytes[at..<(at + n)]
+        }
+        mutating func byte() -> UInt8? { take(1)?.first }
+        mutating func u32() -> UInt32? {
+            guard let s = take(4) else { return nil }
+            return s.reversed().reduce(0) { $0 << 8 | UInt32($1) }
+        }
+        mutating func u64() -> UInt64? {
+            guard let s = take(8) else { return nil }
+            return s.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        mutating func string() -> String? {
+            guard let n = u32(), let s = take(Int(n)) else { return nil }
+            return String(decoding: s, as: UTF8.self)
         }
     }
 }

@@ -1,0 +1,352 @@
+/* ConvLens reads HDF5 files (Keras models) as untrusted input: libhdf5 runs in a forked child
+   process that walks the file and streams a snapshot of it through a pipe, so a crash or an
+   endless loop inside libhdf5 on a corrupt file kills only the child (Docs/Reliability.md).
+
+   The child runs only this C code and libhdf5 (no Swift runtime), reads nothing but the named
+   file or the in-memory image, follows hard links only (never soft or external links, never
+   external or virtual dataset storage), and stops at fixed limits. The parent (HDF5.swift) bounds
+   the time, decodes the stream with bounds checks and turns every failure into one error line.
+
+   Stream (native byte order, which is the parent's): "CLH5SNP1", then records, each a tag byte:
+     'G' path                      a group
+     'D' path u32 rank u64 dims[rank] u64 count float[count]   a float dataset, as float32
+     'X' path u8 code msg          a dataset that cannot be read (code 1: too large, 0: other)
+     'O' path                      another kind of object
+     'A' path name u64 len bytes   a scalar string attribute of the object at path
+     'E' msg                       a fatal error (the file cannot be opened or is too big)
+     'Z'                           the end: the walk finished
+   where path, name and msg are u32 len + bytes. */
+#ifndef CONVLENS_HDF5_SNAPSHOT_H
+#define CONVLENS_HDF5_SNAPSHOT_H
+
+#include <hdf5.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define CONVLENS_H5_MAX_DEPTH 32
+#define CONVLENS_H5_MAX_OBJECTS 100000
+#define CONVLENS_H5_MAX_ATTRIBUTES 4096
+#define CONVLENS_H5_MAX_ELEMENTS ((uint64_t)1 << 28)
+#define CONVLENS_H5_MAX_TOTAL_ELEMENTS ((uint64_t)1 << 31)
+#define CONVLENS_H5_MAX_STRING ((size_t)64 << 20)
+#define CONVLENS_H5_MAX_NAME 4096
+
+typedef struct {
+    int fd;
+    int ok;
+    long objects;
+    uint64_t elements;
+    const char *fatal;
+} convlens_h5_out;
+
+static inline void convlens_h5_put(convlens_h5_out *o, const void *p, size_t n) {
+    const char *c = (const char *)p;
+    while (n > 0 && o->ok) {
+        ssize_t w = write(o->fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            o->ok = 0;
+            return;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static inline void convlens_h5_tag(convlens_h5_out *o, char tag) { convlens_h5_put(o, &tag, 1); }
+
+static inline void convlens_h5_u32(convlens_h5_out *o, uint32_t v) { convlens_h5_put(o, &v, 4); }
+
+static inline void convlens_h5_u64(convlens_h5_out *o, uint64_t v) { convlens_h5_put(o, &v, 8); }
+
+static inline void convlens_h5_bytes(convlens_h5_out *o, const char *s, size_t n) {
+    convlens_h5_u32(o, (uint32_t)n);
+    convlens_h5_put(o, s, n);
+}
+
+static inline void convlens_h5_text(convlens_h5_out *o, const char *s) { convlens_h5_bytes(o, s, strlen(s)); }
+
+static inline void convlens_h5_unreadable(convlens_h5_out *o, const char *path, uint8_t code, const char *msg) {
+    convlens_h5_tag(o, 'X');
+    convlens_h5_text(o, path);
+    convlens_h5_put(o, &code, 1);
+    convlens_h5_text(o, msg);
+}
+
+/* Every scalar string attribute of an object (fixed or variable length, read with its own type). */
+static inline void convlens_h5_attributes(convlens_h5_out *o, hid_t obj, const char *path) {
+    H5O_info_t info;
+    if (H5Oget_info2(obj, &info, H5O_INFO_NUM_ATTRS) < 0) return;
+    hsize_t n = info.num_attrs < CONVLENS_H5_MAX_ATTRIBUTES ? info.num_attrs : CONVLENS_H5_MAX_ATTRIBUTES;
+    for (hsize_t i = 0; i < n && o->ok; i++) {
+        hid_t a = H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0) continue;
+        char name[CONVLENS_H5_MAX_NAME];
+        ssize_t nl = H5Aget_name(a, sizeof name, name);
+        hid_t t = H5Aget_type(a);
+        hid_t s = H5Aget_space(a);
+        if (nl >= 0 && (size_t)nl < sizeof name && t >= 0 && s >= 0 && H5Tget_class(t) == H5T_STRING &&
+            H5Sget_simple_extent_npoints(s) == 1) {
+            hid_t mt = H5Tcopy(t);
+            if (mt >= 0) {
+                if (H5Tis_variable_str(t) > 0) {
+                    char *ptr = NULL;
+                    if (H5Aread(a, mt, &ptr) >= 0) {
+                        size_t len = ptr ? strnlen(ptr, CONVLENS_H5_MAX_STRING) : 0;
+                        if (len < CONVLENS_H5_MAX_STRING) {
+                            convlens_h5_tag(o, 'A');
+                            convlens_h5_text(o, path);
+                            convlens_h5_bytes(o, name, (size_t)nl);
+                            convlens_h5_u64(o, len);
+                            convlens_h5_put(o, ptr ? ptr : "", len);
+                        }
+                        if (ptr) H5free_memory(ptr);
+                    }
+                } else {
+                    size_t size = H5Tget_size(t);
+                    char *buf = size > 0 && size < CONVLENS_H5_MAX_STRING ? (char *)calloc(size + 1, 1) : NULL;
+                    if (buf && H5Aread(a, mt, buf) >= 0) {
+                        size_t len = strnlen(buf, size);
+                        convlens_h5_tag(o, 'A');
+                        convlens_h5_text(o, path);
+                        convlens_h5_bytes(o, name, (size_t)nl);
+                        convlens_h5_u64(o, len);
+                        convlens_h5_put(o, buf, len);
+                    }
+                    free(buf);
+                }
+                H5Tclose(mt);
+            }
+        }
+        if (s >= 0) H5Sclose(s);
+        if (t >= 0) H5Tclose(t);
+        H5Aclose(a);
+    }
+}
+
+/* A floating-point dataset as float32 (libhdf5 converts float64/float16), after checking its
+   rank, size, storage and layout. */
+static inline void convlens_h5_dataset(convlens_h5_out *o, hid_t d, const char *path) {
+    char msg[256];
+    hid_t t = H5Dget_type(d);
+    if (t < 0) { convlens_h5_unreadable(o, path, 0, "cannot read the dataset's type"); return; }
+    H5T_class_t cls = H5Tget_class(t);
+    size_t elementSize = H5Tget_size(t);
+    H5Tclose(t);
+    if (cls != H5T_FLOAT || elementSize == 0 || elementSize > 16) {
+        convlens_h5_unreadable(o, path, 0, "is not a floating-point dataset");
+        return;
+    }
+    hid_t s = H5Dget_space(d);
+    if (s < 0) { convlens_h5_unreadable(o, path, 0, "cannot read the dataset's shape"); return; }
+    int rank = H5Sget_simple_extent_ndims(s);
+    hsize_t dims[8] = {0};
+    int got = rank >= 0 && rank <= 8 ? H5Sget_simple_extent_dims(s, dims, NULL) : -1;
+    H5Sclose(s);
+    if (rank < 0 || rank > 8) {
+        snprintf(msg, sizeof msg, "has rank %d", rank);
+        convlens_h5_unreadable(o, path, 0, msg);
+        return;
+    }
+    if (got != rank) { convlens_h5_unreadable(o, path, 0, "cannot read the dataset's shape"); return; }
+    uint64_t count = 1;
+    int tooLarge = 0;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] > CONVLENS_H5_MAX_ELEMENTS) { tooLarge = 1; break; }
+        count *= dims[i];
+        if (count > CONVLENS_H5_MAX_ELEMENTS) { tooLarge = 1; break; }
+    }
+    if (tooLarge) {
+        int n = snprintf(msg, sizeof msg, "the dataset's shape [");
+        for (int i = 0; i < rank && n > 0 && (size_t)n < sizeof msg; i++)
+            n += snprintf(msg + n, sizeof msg - (size_t)n, i ? ", %llu" : "%llu", (unsigned long long)dims[i]);
+        if (n > 0 && (size_t)n < sizeof msg) snprintf(msg + n, sizeof msg - (size_t)n, "] is too large");
+        convlens_h5_unreadable(o, path, 1, msg);
+        return;
+    }
+    if (o->elements + count > CONVLENS_H5_MAX_TOTAL_ELEMENTS) {
+        convlens_h5_unreadable(o, path, 1, "the file's datasets hold more than 2^31 values in all");
+        return;
+    }
+    hid_t plist = H5Dget_create_plist(d);
+    if (plist < 0) { convlens_h5_unreadable(o, path, 0, "cannot read the dataset's storage"); return; }
+    H5D_layout_t layout = H5Pget_layout(plist);
+    int external = H5Pget_external_count(plist);
+    H5Pclose(plist);
+    if (external != 0) {
+        convlens_h5_unreadable(o, path, 0, "stores its data in external files, which ConvLens does not read");
+        return;
+    }
+    if (layout == H5D_VIRTUAL || layout < 0) {
+        convlens_h5_unreadable(o, path, 0, "is a virtual dataset (data in other files), which ConvLens does not read");
+        return;
+    }
+    /* Contiguous (uncompressed) data must be fully present before anything is allocated. */
+    if (layout == H5D_CONTIGUOUS && count > 0) {
+        hsize_t stored = H5Dget_storage_size(d);
+        if (stored < count * elementSize) {
+            snprintf(msg, sizeof msg, "holds %llu bytes; its shape needs %llu", (unsigned long long)stored,
+                     (unsigned long long)(count * elementSize));
+            convlens_h5_unreadable(o, path, 0, msg);
+            return;
+        }
+    }
+    float *values = count > 0 ? (float *)malloc(count * sizeof(float)) : NULL;
+    if (count > 0 && !values) { convlens_h5_unreadable(o, path, 1, "the dataset does not fit in memory"); return; }
+    if (count > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0) {
+        free(values);
+        convlens_h5_unreadable(o, path, 0, "cannot read the data (the file may be truncated)");
+        return;
+    }
+    o->elements += count;
+    convlens_h5_tag(o, 'D');
+    convlens_h5_text(o, path);
+    convlens_h5_u32(o, (uint32_t)rank);
+    for (int i = 0; i < rank; i++) convlens_h5_u64(o, dims[i]);
+    convlens_h5_u64(o, count);
+    if (count > 0) convlens_h5_put(o, values, count * sizeof(float));
+    free(values);
+}
+
+/* A group, its attributes and, depth first in name order, its members reached by hard links. */
+static inline void convlens_h5_group(convlens_h5_out *o, hid_t g, const char *path, int depth) {
+    convlens_h5_tag(o, 'G');
+    convlens_h5_text(o, path);
+    convlens_h5_attributes(o, g, path);
+    if (depth >= CONVLENS_H5_MAX_DEPTH) {
+        o->fatal = "groups nest more than 32 deep";
+        return;
+    }
+    H5G_info_t info;
+    if (H5Gget_info(g, &info) < 0) return;
+    for (hsize_t i = 0; i < info.nlinks && o->ok && !o->fatal; i++) {
+        char name[CONVLENS_H5_MAX_NAME];
+        ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+        if (n <= 0 || (size_t)n >= sizeof name || memchr(name, '/', (size_t)n) || strcmp(name, ".") == 0) continue;
+        H5L_info_t link;
+        if (H5Lget_info(g, name, &link, H5P_DEFAULT) < 0 || link.type != H5L_TYPE_HARD) continue;
+        if (++o->objects > CONVLENS_H5_MAX_OBJECTS) {
+            o->fatal = "the file holds more than 100000 objects";
+            return;
+        }
+        size_t pl = strlen(path);
+        char *child = (char *)malloc(pl + (size_t)n + 2);
+        if (!child) { o->fatal = "out of memory"; return; }
+        if (strcmp(path, "/") == 0) snprintf(child, pl + (size_t)n + 2, "/%s", name);
+        else snprintf(child, pl + (size_t)n + 2, "%s/%s", path, name);
+        hid_t c = H5Oopen(g, name, H5P_DEFAULT);
+        H5I_type_t type = c >= 0 ? H5Iget_type(c) : H5I_BADID;
+        if (type == H5I_GROUP) {
+            convlens_h5_group(o, c, child, depth + 1);
+        } else if (type == H5I_DATASET) {
+            convlens_h5_dataset(o, c, child);
+            convlens_h5_attributes(o, c, child);
+        } else {
+            convlens_h5_tag(o, 'O');
+            convlens_h5_text(o, child);
+        }
+        if (c >= 0) H5Oclose(c);
+        free(child);
+    }
+}
+
+/* The child's whole work: open the file (on disk, or the image through the core driver), walk it,
+   end the stream. */
+static inline void convlens_h5_snapshot_write(const char *path, const void *image, size_t size, int fd) {
+    convlens_h5_out o = {fd, 1, 0, 0, NULL};
+    convlens_h5_put(&o, "CLH5SNP1", 8);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fapl = H5P_DEFAULT;
+    if (image) {
+        fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 ||
+            H5Pset_file_image(fapl, (void *)image, size) < 0) {
+            convlens_h5_tag(&o, 'E');
+            convlens_h5_text(&o, "cannot hand the file image to libhdf5");
+            return;
+        }
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (f < 0) {
+        convlens_h5_tag(&o, 'E');
+        convlens_h5_text(&o, "not a readable HDF5 file (truncated or corrupt)");
+        return;
+    }
+    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+    if (root < 0) {
+        convlens_h5_tag(&o, 'E');
+        convlens_h5_text(&o, "the HDF5 file has no readable root group");
+        return;
+    }
+    convlens_h5_group(&o, root, "/", 0);
+    if (o.fatal) {
+        convlens_h5_tag(&o, 'E');
+        convlens_h5_text(&o, o.fatal);
+        return;
+    }
+    convlens_h5_tag(&o, 'Z');
+}
+
+/* Present only in a process built with a sanitizer (the fuzz build). */
+extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+/* Forks the reader. Returns the child's pid (and the pipe's read end in *readFD), or -1 with errno.
+   `memoryBudget` bytes of address space are allowed beyond what the process maps already (none
+   when the process maps more than 1 TiB, as under AddressSanitizer). */
+static inline pid_t convlens_h5_snapshot_spawn(const char *path, const void *image, size_t size,
+                                               unsigned long long memoryBudget, int *readFD) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) _exit(1);
+        /* A crash is the parent's to report: default actions for the deadly signals, and no
+           sanitizer death callback (a fuzzer's would save the parent's input as its own crash). */
+        int deadly[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGPIPE};
+        for (size_t i = 0; i < sizeof deadly / sizeof deadly[0]; i++) signal(deadly[i], SIG_DFL);
+        if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(NULL);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        if (memoryBudget > 0) {
+            char text[64] = {0};
+            unsigned long long pages = 0;
+            int statm = open("/proc/self/statm", O_RDONLY);
+            if (statm >= 0) {
+                if (read(statm, text, sizeof text - 1) > 0) pages = strtoull(text, NULL, 10);
+                close(statm);
+            }
+            unsigned long long mapped = pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+            if (pages > 0 && mapped < (1ULL << 40)) {
+                struct rlimit r = {mapped + memoryBudget, mapped + memoryBudget};
+                setrlimit(RLIMIT_AS, &r);
+            }
+        }
+        convlens_h5_snapshot_write(path, image, size, p[1]);
+        _exit(0);
+    }
+    close(p[1]);
+    *readFD = p[0];
+    return pid;
+}
+
+#endif

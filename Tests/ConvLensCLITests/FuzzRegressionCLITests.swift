@@ -1,0 +1,37 @@
+import ConvLensCore
+import Foundation
+import TestSupport
+import XCTest
+
+/// The regression corpus of the fuzz targets (Tests/Fixtures/fuzz, Docs/Reliability.md): every
+/// file there once crashed, hung or misled, or is a hostile file made on purpose
+/// (Tests/ReferenceGenerators/make_hostile_h5.py). Each must now fail the way the CLI promises:
+/// exit 2 and one line on stderr naming the file and the cause given in `expected.json`.
+final class FuzzRegressionCLITests: XCTestCase {
+    /// The command a user would run on a file of each fuzz target.
+    static func command(target: String, file: String) -> [String] {
+        switch target {
+        case "onnx", "keras-h5", "keras-zip": return ["inspect", "--model", file]
+        case "image", "npy": return ["classify", "--image", file]
+        default: return ["inspect", "--model", file]
+        }
+    }
+
+    func testEveryRegressionFileFailsWithOneLineNamingItsCause() throws {
+        let dir = fixture("fuzz")
+        let expected = try JSONDecoder().decode([String: String].self, from: try AtomicFile.read(dir + "/expected.json"))
+        XCTAssertGreaterThanOrEqual(expected.count, 4)
+        // Every file of the corpus is listed (a finding without an expectation is not a regression test).
+        let files = try FileManager.default.subpathsOfDirectory(atPath: dir).filter { $0.contains("/") }
+        XCTAssertEqual(Set(files), Set(expected.keys))
+        for (name, cause) in expected.sorted(by: { $0.key < $1.key }) {
+            let target = String(name.prefix(while: { $0 != "/" }))
+            let path = dir + "/" + name
+            let start = Date()
+            let r = try runCLI(FuzzRegressionCLITests.command(target: target, file: path), environment: ["CONVLENS_HDF5_TIMEOUT": "3"])
+            assertBadInput(r, mentioning: cause)
+            XCTAssertTrue(r.stderr.contains(path), "\(name): '\(r.stderr)' does not name the file")
+            XCTAssertLessThan(Date().timeIntervalSince(start), 30, "\(name) took too long")
+        }
+    }
+}

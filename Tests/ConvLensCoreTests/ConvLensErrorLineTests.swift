@@ -1,0 +1,33 @@
+import ConvLensCore
+import XCTest
+
+/// `ConvLensError.line`: what the CLI prints, one line with long user strings cut (issue 19).
+final class ConvLensErrorLineTests: XCTestCase {
+    func testLongQuotedStringKeepsItsStartAndLength() {
+        let name = String(repeating: "x", count: 5000)
+        let e = ConvLensError(.unknownLayer, file: "--layer", "no layer named '\(name)' in m.onnx; nearest: 'conv1'")
+        XCTAssertEqual(e.line, "--layer: no layer named '\(String(repeating: "x", count: 60))… (5000 characters)' in m.onnx; nearest: 'conv1'")
+    }
+
+    func testApostrophesInWordsAreNotQuotes() {
+        let detail = "the model's input [1, 3, 224, 224] is not an image batch; give a .npy input of the layer's shape, as the guide's table shows; 'conv1'"
+        XCTAssertEqual(ConvLensError(.unsupportedFeature, detail).line, detail)
+    }
+
+    func testShortMessagesAreUnchangedButForLineBreaks() {
+        XCTAssertEqual(ConvLensError(.malformedFile, file: "a.png", "bad\nPNG\r\nfile").line, "a.png: bad PNG file")
+    }
+
+    func testLongFilePathKeepsItsStartAndEnd() {
+        let path = "/data/" + String(repeating: "d/", count: 200) + "model.onnx"
+        let line = ConvLensError(.malformedFile, file: path, "truncated").line
+        XCTAssertEqual(line, "\(path.prefix(40))…\(path.suffix(100)): truncated")
+    }
+
+    func testLineStopsAtAThousandCharacters() {
+        let words = Array(repeating: "word", count: 400).joined(separator: " ")
+        let line = ConvLensError(.malformedFile, words).line
+        XCTAssertEqual(line.count, 1000)
+        XCTAssertTrue(line.hasSuffix("…"))
+    }
+}
