@@ -33,7 +33,7 @@ for t in $TARGETS; do
   log=$OUT/logs/$t.log
   parallel=(); [ "$JOBS" -gt 1 ] && parallel=(-jobs="$JOBS" -workers="$JOBS")
   before=$(ls "$OUT/findings" | grep -c "^$t-" || true)
-  CONVLENS_FUZZ_TARGET=$t CONVLENS_HDF5_TIMEOUT=1 ASAN_OPTIONS=detect_leaks=0:handle_abort=1:quarantine_size_mb=16:malloc_context_size=8 \
+  CONVLENS_FUZZ_TARGET=$t CONVLENS_HDF5_TIMEOUT=1 ASAN_OPTIONS=detect_leaks=0:handle_abort=1:quarantine_size_mb=16:malloc_context_size=8:allocator_may_return_null=1 \
     "$BIN" "$corpus" "$seeds" -max_total_time="$SECONDS_PER_TARGET" -timeout=25 -rss_limit_mb=6144 \
     -artifact_prefix="$OUT/findings/$t-" -print_final_stats=1 "${parallel[@]}" \
     -close_fd_mask=3 >"$log" 2>&1

@@ -298,6 +298,7 @@ static inline void convlens_h5_snapshot_write(const char *path, const void *imag
 
 /* Present only in a process built with a sanitizer (the fuzz build). */
 extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+extern void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
 
 /* Forks the reader. Returns the child's pid (and the pipe's read end in *readFD), or -1 with errno.
    `memoryBudget` bytes of address space are allowed beyond what the process maps already (none
@@ -322,6 +323,7 @@ static inline pid_t convlens_h5_snapshot_spawn(const char *path, const void *ima
         int deadly[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGPIPE};
         for (size_t i = 0; i < sizeof deadly / sizeof deadly[0]; i++) signal(deadly[i], SIG_DFL);
         if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(NULL);
+        if (__sanitizer_set_report_fd) __sanitizer_set_report_fd((void *)(intptr_t)2);
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
             dup2(null, 1);

@@ -17,7 +17,7 @@ import ConvLensProjection
 import Foundation
 
 enum FuzzTarget: String, CaseIterable {
-    /// An ONNX model: import, the layer table, and, when the input is small, a forward pass and a
+    /// An ONNX model: import, the layer table (text and JSON), and, when the input is small, a forward pass and a
     /// deconvnet projection of the last 4-D layer's strongest unit.
     case onnx
     /// A Keras `.h5` model (libhdf5 in its child process, then the importer).
@@ -43,7 +43,7 @@ enum FuzzTarget: String, CaseIterable {
         switch self {
         case .onnx:
             let model = try loadModel(data, ext: "onnx")
-            _ = model.layerTable()
+            try inspect(model)
             let input = model.graph.inputShape
             guard input.count > 0, input.count <= 1 << 16, model.graph.nodes.count <= 64 else { return }
             let trace = try model.graph.run(Tensor(shape: input, scalars: (0..<input.count).map { Float($0 % 7) / 7 }))
@@ -51,9 +51,9 @@ enum FuzzTarget: String, CaseIterable {
             let seeds: [Seed] = [.unit(channel: 0)]
             _ = try Projector(trace: trace).project(layer: last, seeds: seeds, rule: .deconvnet)
         case .kerasH5:
-            _ = try loadModel(data, ext: "h5").layerTable()
+            try inspect(try loadModel(data, ext: "h5"))
         case .kerasZip:
-            _ = try loadModel(data, ext: "keras").layerTable()
+            try inspect(try loadModel(data, ext: "keras"))
         case .image:
             _ = try Image.decode(data, file: "fuzz-input")
         case .npy:
@@ -66,6 +66,12 @@ enum FuzzTarget: String, CaseIterable {
             if result.shard != nil { _ = try ScanResult.merge([result], paths: [dir]) }
             _ = try? JSONDecoder().decode(Manifest.self, from: data)
         }
+    }
+
+    /// What `inspect` and `inspect --json` print.
+    private func inspect(_ model: Model) throws {
+        _ = model.layerTable()
+        _ = try JSONEncoder().encode(model.layerSummaries())
     }
 
     private func loadModel(_ data: Data, ext: String) throws -> Model {
