@@ -2,7 +2,7 @@
 # Runs the libFuzzer targets of Sources/convlens-fuzz (Docs/Reliability.md).
 #   Scripts/fuzz.sh BIN "TARGETS" SECONDS [JOBS]
 # Seeds come from the test fixtures (and the regression corpus in Tests/Fixtures/fuzz/TARGET);
-# the corpus grows in .build-fuzz/corpus/TARGET across runs; a crash, a hang (-timeout) or an
+# the corpus grows in .build-fuzz/corpus/TARGET across runs (and is shared by overlapping runs); a crash, a hang (-timeout) or an
 # out-of-memory input is saved as .build-fuzz/findings/TARGET-*. Prints one summary line per target
 # and fails when any target found something.
 set -uo pipefail
@@ -27,10 +27,11 @@ seed_files() {
 
 status=0
 for t in $TARGETS; do
-  seeds=$OUT/seeds/$t corpus=$OUT/corpus/$t
-  rm -rf "$seeds"; mkdir -p "$seeds" "$corpus"
+  # Seeds and log per run, so runs of one target may overlap (they share the corpus).
+  seeds=$OUT/seeds/$t.$$ corpus=$OUT/corpus/$t
+  mkdir -p "$seeds" "$corpus"
   seed_files "$t" | while read -r f; do cp "$f" "$seeds/$(echo "$f" | md5sum | cut -c1-12)-$(basename "$f")"; done
-  log=$OUT/logs/$t.log
+  log=$OUT/logs/$t-$(date +%Y%m%d-%H%M%S).log
   parallel=(); [ "$JOBS" -gt 1 ] && parallel=(-jobs="$JOBS" -workers="$JOBS")
   before=$(ls "$OUT/findings" | grep -c "^$t-" || true)
   CONVLENS_FUZZ_TARGET=$t CONVLENS_HDF5_TIMEOUT=1 ASAN_OPTIONS=detect_leaks=0:handle_abort=1:quarantine_size_mb=16:malloc_context_size=8:allocator_may_return_null=1 \
@@ -38,6 +39,7 @@ for t in $TARGETS; do
     -artifact_prefix="$OUT/findings/$t-" -print_final_stats=1 "${parallel[@]}" \
     -close_fd_mask=3 >"$log" 2>&1
   rc=$?
+  rm -rf "$seeds"
   [ "$JOBS" -gt 1 ] && cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log
   after=$(ls "$OUT/findings" | grep -c "^$t-" || true)
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s+=$2} END {print s+0}')

@@ -5,7 +5,7 @@ import XCTest
 
 /// The regression corpus of the fuzz targets (Tests/Fixtures/fuzz, Docs/Reliability.md): every
 /// file there once crashed, hung or misled, or is a hostile file made on purpose
-/// (Tests/ReferenceGenerators/make_hostile_h5.py). Each must now fail the way the CLI promises:
+/// (Tests/ReferenceGenerators/make_hostile_files.py). Each must now fail the way the CLI promises:
 /// exit 2 and one line on stderr naming the file and the cause given in `expected.json`.
 final class FuzzRegressionCLITests: XCTestCase {
     /// The command a user would run on a file of each fuzz target.

@@ -89,6 +89,11 @@ struct ZipArchive {
             guard e.compressedSize == e.size else { throw fail("stored member sizes disagree") }
             out = [UInt8](packed)
         case 8:
+            // Deflate expands at most 1032:1, so a larger declared size is a lie; refuse it before
+            // allocating (a small file must not cost a gigabyte).
+            guard e.size <= e.compressedSize * 1032 + 1024 else {
+                throw fail("the directory declares \(e.size) bytes for \(e.compressedSize) deflated bytes, more than deflate can expand")
+            }
             out = [UInt8](repeating: 0, count: e.size)
             var input = [UInt8](packed)
             var stream = z_stream()

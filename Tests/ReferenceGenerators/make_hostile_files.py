@@ -1,15 +1,20 @@
-"""Hostile HDF5 files for the Keras importer (Docs/Reliability.md), written with h5py from the
-legitimate fixture Tests/Fixtures/keras/seq.h5:
+"""Hostile Keras files for the regression corpus Tests/Fixtures/fuzz (Docs/Reliability.md), made
+from the legitimate fixtures Tests/Fixtures/keras/seq.h5 and seq.keras. With h5py:
 
 - external_link.h5: conv1's kernel replaced by an external link to another file (ConvLens
   follows hard links only, so the kernel is missing rather than read from elsewhere);
 - external_storage.h5: conv1's kernel stored in an external raw file (never read);
 - hard_link_cycle.h5: a group that links to itself twice (the walk stops at its limits).
+With zipfile:
+- deflate_size_lie.keras: seq.keras re-deflated, its central directory claiming 512 MiB for the
+  weights (more than deflate can expand from their compressed size).
 
-Run: .venv-ref/bin/python Tests/ReferenceGenerators/make_hostile_h5.py
+Run: .venv-ref/bin/python Tests/ReferenceGenerators/make_hostile_files.py
 """
 import os
 import shutil
+import struct
+import zipfile
 
 import h5py
 import numpy as np
@@ -18,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "Fixtures")
 SOURCE = os.path.join(FIXTURES, "keras", "seq.h5")
 OUT = os.path.join(FIXTURES, "fuzz", "keras-h5")
+ZIP_OUT = os.path.join(FIXTURES, "fuzz", "keras-zip")
 KERNEL = "model_weights/conv1/conv1/kernel"
 
 
@@ -49,7 +55,22 @@ def main():
         g = f.create_group("model_weights/loop")
         g["a"] = g
         g["b"] = g
-    print("wrote", OUT)
+    os.makedirs(ZIP_OUT, exist_ok=True)
+    path = os.path.join(ZIP_OUT, "deflate_size_lie.keras")
+    with zipfile.ZipFile(os.path.join(FIXTURES, "keras", "seq.keras")) as src, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(fixed, src.read(info.filename))
+    data = bytearray(open(path, "rb").read())
+    name = b"model.weights.h5"
+    entry = data.index(b"PK\x01\x02")  # the first central directory entry
+    while data[entry + 46:entry + 46 + len(name)] != name:
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    struct.pack_into("<I", data, entry + 24, 512 << 20)  # uncompressed size
+    open(path, "wb").write(bytes(data))
+    print("wrote", OUT, ZIP_OUT)
 
 
 if __name__ == "__main__":
