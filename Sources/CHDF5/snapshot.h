@@ -10,8 +10,9 @@
    Stream (native byte order, which is the parent's): "CLH5SNP1", then records, each a tag byte:
      'G' path                      a group
      'D' path u32 rank u64 dims[rank] u64 count float[count]   a float dataset, as float32
-     'X' path u8 code msg          a dataset that cannot be read (code 1: too large, 0: other)
+     'X' path u8 code msg          a dataset (or an object) that cannot be read (code 1: too large)
      'O' path                      another kind of object
+     'B' path msg                  a group whose members cannot all be listed (after its 'G')
      'A' path name u64 len bytes   a scalar string attribute of the object at path
      'E' msg                       a fatal error (the file cannot be opened or is too big)
      'Z'                           the end: the walk finished
@@ -227,13 +228,23 @@ static inline void convlens_h5_group(convlens_h5_out *o, hid_t g, const char *pa
         return;
     }
     H5G_info_t info;
-    if (H5Gget_info(g, &info) < 0) return;
+    if (H5Gget_info(g, &info) < 0) {
+        convlens_h5_tag(o, 'B');
+        convlens_h5_text(o, path);
+        convlens_h5_text(o, "cannot list the group's members (the file is corrupt)");
+        return;
+    }
     for (hsize_t i = 0; i < info.nlinks && o->ok && !o->fatal; i++) {
         char name[CONVLENS_H5_MAX_NAME];
         ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
-        if (n <= 0 || (size_t)n >= sizeof name || memchr(name, '/', (size_t)n) || strcmp(name, ".") == 0) continue;
         H5L_info_t link;
-        if (H5Lget_info(g, name, &link, H5P_DEFAULT) < 0 || link.type != H5L_TYPE_HARD) continue;
+        if (n <= 0 || (size_t)n >= sizeof name || H5Lget_info(g, name, &link, H5P_DEFAULT) < 0) {
+            convlens_h5_tag(o, 'B');
+            convlens_h5_text(o, path);
+            convlens_h5_text(o, "cannot read the group's members (the file is corrupt)");
+            return;
+        }
+        if (memchr(name, '/', (size_t)n) || strcmp(name, ".") == 0 || link.type != H5L_TYPE_HARD) continue;
         if (++o->objects > CONVLENS_H5_MAX_OBJECTS) {
             o->fatal = "the file holds more than 100000 objects";
             return;
@@ -245,7 +256,10 @@ static inline void convlens_h5_group(convlens_h5_out *o, hid_t g, const char *pa
         else snprintf(child, pl + (size_t)n + 2, "%s/%s", path, name);
         hid_t c = H5Oopen(g, name, H5P_DEFAULT);
         H5I_type_t type = c >= 0 ? H5Iget_type(c) : H5I_BADID;
-        if (type == H5I_GROUP) {
+        if (c < 0) {
+            /* Reported where the importer reads it, rather than silently missing. */
+            convlens_h5_unreadable(o, child, 0, "cannot be opened (the file is corrupt)");
+        } else if (type == H5I_GROUP) {
             convlens_h5_group(o, c, child, depth + 1);
         } else if (type == H5I_DATASET) {
             convlens_h5_dataset(o, c, child);

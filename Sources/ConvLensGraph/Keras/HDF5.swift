@@ -48,6 +48,8 @@ final class HDF5File {
     private var entries: [String: Entry] = [:]
     private var children: [String: [String]] = [:]
     private var attributes: [String: [String: String]] = [:]
+    /// Groups whose member list libhdf5 could not read, with the cause.
+    private var brokenGroups: [String: ConvLensError] = [:]
 
     /// Reads an HDF5 file on disk.
     init(path: String) throws {
@@ -83,6 +85,7 @@ final class HDF5File {
     func members(_ path: String) throws -> [String] {
         let p = HDF5File.normalize(path)
         guard case .group = entries[p] else { throw fail(path, "is not a group") }
+        if let e = brokenGroups[p] { throw e }
         return children[p] ?? []
     }
 
@@ -177,6 +180,9 @@ final class HDF5File {
             case UInt8(ascii: "X"):
                 guard let p = r.string(), let code = r.byte(), let msg = r.string() else { throw corrupt }
                 add(p, .unreadable(ConvLensError(code == 1 ? .absurdSize : .malformedFile, file: source, "\(p): \(msg)")))
+            case UInt8(ascii: "B"):
+                guard let p = r.string(), let msg = r.string() else { throw corrupt }
+                brokenGroups[p] = ConvLensError(.malformedFile, file: source, "\(p): \(msg)")
             case UInt8(ascii: "A"):
                 guard let p = r.string(), let name = r.string(), let len = r.u64(), len <= UInt64(r.remaining),
                       let bytes = r.take(Int(len)) else { throw corrupt }
