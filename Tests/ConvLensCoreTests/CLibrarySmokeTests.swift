@@ -15,6 +15,7 @@ final class CLibrarySmokeTests: XCTestCase {
         XCTAssertEqual(spectrum[0], signal.reduce(0, +), accuracy: 1e-4)
         XCTAssertEqual(spectrum[1], 0, accuracy: 1e-4)
         let back = fft.inverse(spectrum).map { $0 / 24 }
+        XCTAssertEqual(back.count, signal.count)
         for (x, y) in zip(back, signal) { XCTAssertEqual(x, y, accuracy: 1e-5) }
     }
 

@@ -37,6 +37,7 @@ final class KerasImportTests: XCTestCase {
                 traces.append(acts)
             }
             // The same model saved as .keras and .h5 gives the same numbers.
+            XCTAssertEqual(traces[0].count, traces[1].count, m.model)
             for (a, b) in zip(traces[0], traces[1]) { XCTAssertEqual(a, b, m.model) }
         }
     }

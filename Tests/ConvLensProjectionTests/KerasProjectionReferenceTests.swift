@@ -41,6 +41,7 @@ final class KerasProjectionReferenceTests: XCTestCase {
                         return .unit(channel: r.channel, y: r.y, x: r.x)
                     }
                     let got = try Projector(trace: trace).project(layer: layer, seeds: seeds, rule: ProjectionRule(rawValue: group[0].rule)!)
+                    XCTAssertEqual(got.count, group.count)
                     for (p, r) in zip(got, group) {
                         if r.position == "argmax", let y = r.y, let x = r.x {
                             XCTAssertEqual([p.seed.y, p.seed.x], [y, x], "\(path) \(r.file): argmax")

@@ -49,6 +49,8 @@ final class ProjectionReferenceTests: XCTestCase {
             projector.algorithm = algorithm
             let a = try projector.project(layer: layer, seeds: seeds, rule: .guided)
             let b = try projector.project(layer: layer, seeds: seeds, rule: .guided)
+            XCTAssertEqual(a.count, seeds.count)
+            XCTAssertEqual(b.count, seeds.count)
             for (x, y) in zip(a, b) { XCTAssertEqual(x.tensor.scalars, y.tensor.scalars, "\(algorithm)") }
             XCTAssertEqual(a[0].algorithm, algorithm == .fft ? "fft" : "auto:direct+gemm")
         }
@@ -77,6 +79,7 @@ final class ProjectionReferenceTests: XCTestCase {
             }
             let rule = ProjectionRule(rawValue: refs[0].rule)!
             let got = try projector.project(layer: layer, seeds: seeds, rule: rule)
+            XCTAssertEqual(got.count, refs.count, "\(name): one projection per seed")
             for (p, r) in zip(got, refs) {
                 if r.seed == "unit", let y = r.y, let x = r.x {
                     XCTAssertEqual(p.seed.y, y, "\(name) \(r.file): argmax row")
