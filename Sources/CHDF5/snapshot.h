@@ -83,55 +83,67 @@ static inline void convlens_h5_unreadable(convlens_h5_out *o, const char *path, 
     convlens_h5_text(o, msg);
 }
 
-/* Every scalar string attribute of an object (fixed or variable length, read with its own type). */
-static inline void convlens_h5_attributes(convlens_h5_out *o, hid_t obj, const char *path) {
-    H5O_info_t info;
-    if (H5Oget_info2(obj, &info, H5O_INFO_NUM_ATTRS) < 0) return;
-    hsize_t n = info.num_attrs < CONVLENS_H5_MAX_ATTRIBUTES ? info.num_attrs : CONVLENS_H5_MAX_ATTRIBUTES;
-    for (hsize_t i = 0; i < n && o->ok; i++) {
-        hid_t a = H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT);
-        if (a < 0) continue;
-        char name[CONVLENS_H5_MAX_NAME];
-        ssize_t nl = H5Aget_name(a, sizeof name, name);
-        hid_t t = H5Aget_type(a);
-        hid_t s = H5Aget_space(a);
-        if (nl >= 0 && (size_t)nl < sizeof name && t >= 0 && s >= 0 && H5Tget_class(t) == H5T_STRING &&
-            H5Sget_simple_extent_npoints(s) == 1) {
-            hid_t mt = H5Tcopy(t);
-            if (mt >= 0) {
-                if (H5Tis_variable_str(t) > 0) {
-                    char *ptr = NULL;
-                    if (H5Aread(a, mt, &ptr) >= 0) {
-                        size_t len = ptr ? strnlen(ptr, CONVLENS_H5_MAX_STRING) : 0;
-                        if (len < CONVLENS_H5_MAX_STRING) {
-                            convlens_h5_tag(o, 'A');
-                            convlens_h5_text(o, path);
-                            convlens_h5_bytes(o, name, (size_t)nl);
-                            convlens_h5_u64(o, len);
-                            convlens_h5_put(o, ptr ? ptr : "", len);
-                        }
-                        if (ptr) H5free_memory(ptr);
-                    }
-                } else {
-                    size_t size = H5Tget_size(t);
-                    char *buf = size > 0 && size < CONVLENS_H5_MAX_STRING ? (char *)calloc(size + 1, 1) : NULL;
-                    if (buf && H5Aread(a, mt, buf) >= 0) {
-                        size_t len = strnlen(buf, size);
+/* One scalar string attribute (fixed or variable length, read with its own type); others are skipped. */
+typedef struct {
+    convlens_h5_out *out;
+    const char *path;
+    int seen;
+} convlens_h5_attribute_walk;
+
+static inline herr_t convlens_h5_attribute(hid_t obj, const char *name, const H5A_info_t *info, void *data) {
+    (void)info;
+    convlens_h5_attribute_walk *walk = (convlens_h5_attribute_walk *)data;
+    convlens_h5_out *o = walk->out;
+    if (++walk->seen > CONVLENS_H5_MAX_ATTRIBUTES || !o->ok) return 1;
+    size_t nl = strnlen(name, CONVLENS_H5_MAX_NAME);
+    if (nl >= CONVLENS_H5_MAX_NAME) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return 0;
+    hid_t t = H5Aget_type(a);
+    hid_t s = H5Aget_space(a);
+    if (t >= 0 && s >= 0 && H5Tget_class(t) == H5T_STRING && H5Sget_simple_extent_npoints(s) == 1) {
+        hid_t mt = H5Tcopy(t);
+        if (mt >= 0) {
+            if (H5Tis_variable_str(t) > 0) {
+                char *ptr = NULL;
+                if (H5Aread(a, mt, &ptr) >= 0) {
+                    size_t len = ptr ? strnlen(ptr, CONVLENS_H5_MAX_STRING) : 0;
+                    if (len < CONVLENS_H5_MAX_STRING) {
                         convlens_h5_tag(o, 'A');
-                        convlens_h5_text(o, path);
-                        convlens_h5_bytes(o, name, (size_t)nl);
+                        convlens_h5_text(o, walk->path);
+                        convlens_h5_bytes(o, name, nl);
                         convlens_h5_u64(o, len);
-                        convlens_h5_put(o, buf, len);
+                        convlens_h5_put(o, ptr ? ptr : "", len);
                     }
-                    free(buf);
+                    if (ptr) H5free_memory(ptr);
                 }
-                H5Tclose(mt);
+            } else {
+                size_t size = H5Tget_size(t);
+                char *buf = size > 0 && size < CONVLENS_H5_MAX_STRING ? (char *)calloc(size + 1, 1) : NULL;
+                if (buf && H5Aread(a, mt, buf) >= 0) {
+                    size_t len = strnlen(buf, size);
+                    convlens_h5_tag(o, 'A');
+                    convlens_h5_text(o, walk->path);
+                    convlens_h5_bytes(o, name, nl);
+                    convlens_h5_u64(o, len);
+                    convlens_h5_put(o, buf, len);
+                }
+                free(buf);
             }
+            H5Tclose(mt);
         }
-        if (s >= 0) H5Sclose(s);
-        if (t >= 0) H5Tclose(t);
-        H5Aclose(a);
     }
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    H5Aclose(a);
+    return 0;
+}
+
+/* Every scalar string attribute of an object, in name order (at most 4096 attributes). */
+static inline void convlens_h5_attributes(convlens_h5_out *o, hid_t obj, const char *path) {
+    convlens_h5_attribute_walk walk = {o, path, 0};
+    hsize_t index = 0;
+    H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &index, convlens_h5_attribute, &walk);
 }
 
 /* A floating-point dataset as float32 (libhdf5 converts float64/float16), after checking its
