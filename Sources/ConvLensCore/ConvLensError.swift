@@ -56,31 +56,44 @@ public struct ConvLensError: Error, CustomStringConvertible, Sendable, Equatable
         return detail
     }
 
-    /// The same error attributed to `file` when it has no file yet.
     /// The message as one line for a terminal (the CLI prints it after `convlens: `): line breaks
-    /// become spaces; a quoted string (`'…'`) over 80 characters, which is what a user typed or a
-    /// file named, keeps its first 60 and says how long it was; a file path over 160 characters
-    /// keeps its first 40 and last 100; the line stops at 1,000 characters.
+    /// and other control or format characters become spaces; a quoted string (`'…'`) over 80
+    /// characters, which is what a user typed or a file named, keeps its first 60 and says how
+    /// long it was; a file path over 160 characters keeps its first 40 and last 100; the line
+    /// stops at 1,000 characters.
     public var line: String {
         var text = ConvLensError.shortenQuotes(detail)
         if let file {
             let f = file.count > 160 ? "\(file.prefix(40))…\(file.suffix(100))" : file
             text = "\(f): \(text)"
         }
-        text = text.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+        // Control and format characters (escape sequences, line and paragraph separators) become spaces.
+        text = text.replacingOccurrences(of: "\r\n", with: " ")
+        text = String(String.UnicodeScalarView(text.unicodeScalars.map { c in
+            switch c.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator: return " "
+            default: return c
+            }
+        }))
         return text.count > 1000 ? String(text.prefix(999)) + "…" : text
     }
 
-    /// Cuts long quoted strings. A quote opens after a space, a bracket, `=`, `:` or `,` (not in
-    /// "model's") and closes before anything but a letter.
+    /// Cuts long quoted strings, in time linear in the length. A quote opens after a space, a
+    /// bracket, `=`, `:` or `,` (not in "model's") and closes before anything but a letter.
     private static func shortenQuotes(_ s: String) -> String {
         guard s.count > 80 else { return s }
         let c = Array(s)
+        // The nearest closing quote at or after each index, found in one backward pass.
+        var nextClose = [Int](repeating: -1, count: c.count + 1)
+        for j in stride(from: c.count - 1, through: 0, by: -1) {
+            nextClose[j] = c[j] == "'" && (j + 1 == c.count || !c[j + 1].isLetter) ? j : nextClose[j + 1]
+        }
         var out = ""
         var i = 0
         while i < c.count {
             let opens = c[i] == "'" && (i == 0 || c[i - 1].isWhitespace || "([{=:,".contains(c[i - 1]))
-            if opens, let close = (i + 1..<c.count).first(where: { c[$0] == "'" && ($0 + 1 == c.count || !c[$0 + 1].isLetter) }) {
+            let close = nextClose[i + 1]
+            if opens, close > i {
                 let quoted = c[(i + 1)..<close]
                 out += "'" + (quoted.count > 80 ? "\(String(quoted.prefix(60)))… (\(quoted.count) characters)" : String(quoted)) + "'"
                 i = close + 1
@@ -92,6 +105,7 @@ public struct ConvLensError: Error, CustomStringConvertible, Sendable, Equatable
         return out
     }
 
+    /// The same error attributed to `file` when it has no file yet.
     public func attributed(to file: String) -> ConvLensError {
         var copy = self
         if copy.file == nil { copy.file = file }

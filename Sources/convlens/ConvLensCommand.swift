@@ -11,6 +11,34 @@ struct ConvLensCommand: AsyncParsableCommand {
         subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, FiltersCommand.self,
                       TensorboardCommand.self, ProjectCommand.self, CompareCommand.self, NotebookCommand.self, DemoCommand.self,
                       ScanCommand.self, ScanMergeCommand.self, TopKCommand.self, GradCAMCommand.self, OcclusionCommand.self, OptimizeCommand.self, BenchCommand.self])
+
+    /// Runs the chosen command as swift-argument-parser would, but a malformed command line's
+    /// message (exit 64) has its long words cut: the parser quotes a bad value in full.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            guard code == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((cutLongWords(fullMessage(for: error)) + "\n").utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
+}
+
+/// Words (runs without spaces or line breaks) over 100 characters keep their first 60 and say how
+/// long they were.
+func cutLongWords(_ text: String) -> String {
+    text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+        line.split(separator: " ", omittingEmptySubsequences: false).map { word in
+            word.count > 100 ? "\(word.prefix(60))… (\(word.count) characters)" : String(word)
+        }.joined(separator: " ")
+    }.joined(separator: "\n")
 }
 
 /// Runs a command body, mapping ``ConvLensError`` to one line on stderr and exit status 2.

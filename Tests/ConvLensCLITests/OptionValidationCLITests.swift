@@ -62,6 +62,11 @@ final class OptionValidationCLITests: XCTestCase {
             }
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a refused command wrote its output folder")
+        // The parser quotes a value it cannot convert; a long one is cut.
+        let long = try runCLI(["classify", "--resize", String(repeating: "9", count: 3000)])
+        XCTAssertEqual(long.status, 64)
+        XCTAssertTrue(long.stderr.contains("--resize") && long.stderr.contains("characters)"), String(long.stderr.prefix(300)))
+        XCTAssertLessThan(long.stderr.count, 1000)
         XCTAssertGreaterThan(checked, 80)
     }
 }

@@ -30,4 +30,18 @@ final class ConvLensErrorLineTests: XCTestCase {
         XCTAssertEqual(line.count, 1000)
         XCTAssertTrue(line.hasSuffix("…"))
     }
+
+    func testControlCharactersBecomeSpaces() {
+        let e = ConvLensError(.malformedFile, file: "m.onnx", "node 'a\u{1B}[2Jb\u{2028}c\u{0B}d' is bad")
+        XCTAssertEqual(e.line, "m.onnx: node 'a [2Jb c d' is bad")
+    }
+
+    func testManyUnclosedQuotesTakeLinearTime() {
+        // " 'a" repeated: every quote opens, none closes. A quadratic scan of 3 MB would not end.
+        let detail = String(repeating: " 'a", count: 1_000_000)
+        let start = Date()
+        let line = ConvLensError(.malformedFile, detail).line
+        XCTAssertEqual(line.count, 1000)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+    }
 }

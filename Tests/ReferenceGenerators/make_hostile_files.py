@@ -1,10 +1,12 @@
 """Hostile Keras files for the regression corpus Tests/Fixtures/fuzz (Docs/Reliability.md), made
 from the legitimate fixtures Tests/Fixtures/keras/seq.h5 and seq.keras. With h5py:
 
-- external_link.h5: conv1's kernel replaced by an external link to another file (ConvLens
-  follows hard links only, so the kernel is missing rather than read from elsewhere);
-- external_storage.h5: conv1's kernel stored in an external raw file (never read);
-- hard_link_cycle.h5: a group that links to itself twice (the walk stops at its limits).
+- external_link.h5: conv1's kernel replaced by an external link to elsewhere.h5, whose kernel
+  has the wrong shape (ConvLens follows hard links only, so the kernel is missing rather than
+  read from elsewhere);
+- external_storage.h5: conv1's kernel stored in the external raw file elsewhere.bin (never read);
+- hard_link_cycle.h5: a group that links to itself twice (each object is walked once, so the
+  model imports).
 With zipfile:
 - deflate_size_lie.keras: seq.keras re-deflated, its central directory claiming 512 MiB for the
   weights (more than deflate can expand from their compressed size).
@@ -44,13 +46,20 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     with h5py.File(copy("external_link.h5"), "r+") as f:
         k = kernel_path(f)
+        shape = f[k].shape
         del f[k]
         f[k] = h5py.ExternalLink("elsewhere.h5", "/kernel")
+    # The link's target exists, with one output channel too many: a reader that followed the link
+    # would report a kernel of the wrong shape instead of a missing one.
+    with h5py.File(os.path.join(OUT, "elsewhere.h5"), "w") as f:
+        f["kernel"] = np.ones(shape[:-1] + (shape[-1] + 1,), np.float32)
     with h5py.File(copy("external_storage.h5"), "r+") as f:
         k = kernel_path(f)
         shape = f[k].shape
         del f[k]
         f.create_dataset(k, shape=shape, dtype="float32", external=[("elsewhere.bin", 0, int(np.prod(shape)) * 4)])
+    # The external data exist too (a reader that used them would import the model).
+    np.ones(int(np.prod(shape)), np.float32).tofile(os.path.join(OUT, "elsewhere.bin"))
     with h5py.File(copy("hard_link_cycle.h5"), "r+") as f:
         g = f.create_group("model_weights/loop")
         g["a"] = g

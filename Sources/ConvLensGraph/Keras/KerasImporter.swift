@@ -60,10 +60,10 @@ struct KerasSource {
             guard zip.contains("model.weights.h5") else {
                 throw ConvLensError(.malformedFile, file: path, "the .keras archive has no model.weights.h5")
             }
-            let h5 = try HDF5File(image: try zip.read("model.weights.h5"), source: path + "!model.weights.h5")
+            let h5 = try HDF5File(image: try zip.read("model.weights.h5"), source: path + "!model.weights.h5", roots: HDF5File.kerasRoots)
             weights = try KerasSource.kerasV3Weights(h5, config: config)
         } else {
-            let h5 = try HDF5File(path: path)
+            let h5 = try HDF5File(path: path, roots: HDF5File.kerasRoots)
             guard let text = try h5.stringAttribute("model_config") else {
                 throw ConvLensError(.malformedFile, file: path, "the HDF5 file has no 'model_config' attribute (a weights-only file?); save the whole model")
             }
@@ -99,10 +99,12 @@ struct KerasSource {
                         var name = m
                         if let colon = name.lastIndex(of: ":") { name = String(name[..<colon]) }
                         w[name] = try h5.floatDataset(p)
+                    case .unreadable?: try h5.check(p)
                     default: break
                     }
                 }
             }
+            try h5.check("/model_weights/" + layer)
             if h5.kind("/model_weights/" + layer) == .group { try walk("/model_weights/" + layer, depth: 0) }
             out[layer] = w
         }
@@ -125,6 +127,8 @@ struct KerasSource {
         guard h5.kind("/layers") == .group else { return out }
         for member in try h5.members("/layers") {
             let vars = "/layers/\(member)/vars"
+            try h5.check("/layers/\(member)")
+            try h5.check(vars)
             guard h5.kind(vars) == .group else { continue }
             let layerName = try h5.stringAttribute("name", of: vars) ?? member
             let indices = try h5.members(vars).compactMap { Int($0) }.sorted()
