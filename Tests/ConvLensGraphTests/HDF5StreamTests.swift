@@ -31,6 +31,7 @@ final class HDF5StreamTests: XCTestCase {
         s.group("/model_weights")
         s.dataset("/model_weights/w", [2, 3], [1, 2, 3, 4, 5, 6])
         s.tag("X"); s.text("/model_weights/big"); s.bytes.append(1); s.text("the dataset's shape [1, 99999999999] is too large")
+        s.group("/broken")  // the child writes a group's record before saying its members cannot be listed
         s.tag("B"); s.text("/broken"); s.text("cannot list the group's members (the file is corrupt)")
         s.tag("Y"); s.text("/"); s.text("keras_version"); s.text("cannot be read (the file is corrupt)")
         s.tag("Z")
@@ -44,6 +45,7 @@ final class HDF5StreamTests: XCTestCase {
         XCTAssertEqual(h5.kind("/model_weights/big"), .unreadable)
         XCTAssertNil(h5.kind("/nothing"))
         XCTAssertEqual(try h5.members("/model_weights"), ["w", "big"])
+        XCTAssertEqual(try h5.members("/"), ["model_weights", "broken"])
         XCTAssertEqual(try h5.stringAttribute("model_config"), "{\"a\": 1}")
         let w = try h5.floatDataset("/model_weights/w")
         XCTAssertEqual(w.shape, Shape([2, 3]))
