@@ -26,7 +26,8 @@ struct Attributes {
     func checkMagnitudes(exempt: Set<String> = []) throws {
         let limit = Int64(1) << 31
         for (name, a) in attrs where !exempt.contains(name) {
-            if a.type == .int && (a.i < -limit || a.i > limit) || a.type == .ints && a.ints.contains(where: { $0 < -limit || $0 > limit }) {
+            // Both fields, whatever the declared type: the readers above do not look at the type.
+            if a.i < -limit || a.i > limit || a.ints.contains(where: { $0 < -limit || $0 > limit }) {
                 throw ConvLensError(.malformedFile, file: file, "\(context): attribute \(name) holds a value beyond ±2^31")
             }
         }
