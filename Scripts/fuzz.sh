@@ -4,7 +4,8 @@
 # Seeds come from the test fixtures (and the regression corpus in Tests/Fixtures/fuzz/TARGET);
 # the corpus grows in .build-fuzz/corpus/TARGET across runs (and is shared by overlapping runs); a crash, a hang (-timeout) or an
 # out-of-memory input is saved as .build-fuzz/findings/TARGET-PID-*. A single allocation over 4 GiB
-# returns NULL (as the HDF5 child's address-space cap makes it in a release build). Prints one summary line per target
+# returns NULL (as the HDF5 child's address-space cap makes it in a release build). Swift's own
+# backtracer is off, so a Swift trap reaches libFuzzer as a deadly signal with ASan's stack. Prints one summary line per target
 # and fails when any target found something.
 set -uo pipefail
 BIN=$(realpath "$1"); TARGETS=$2; SECONDS_PER_TARGET=$3; JOBS=${4:-1}
@@ -35,7 +36,7 @@ for t in $TARGETS; do
   log=$OUT/logs/$t-$(date +%Y%m%d-%H%M%S).log
   parallel=(); [ "$JOBS" -gt 1 ] && parallel=(-jobs="$JOBS" -workers="$JOBS")
   run=$OUT/runs/$t.$$; mkdir -p "$run"  # libFuzzer's worker logs (-jobs) go to the current folder
-  (cd "$run" && CONVLENS_FUZZ_TARGET=$t CONVLENS_HDF5_TIMEOUT=1 ASAN_OPTIONS=detect_leaks=0:handle_abort=1:quarantine_size_mb=16:malloc_context_size=8:allocator_may_return_null=1:max_allocation_size_mb=4096 \
+  (cd "$run" && CONVLENS_FUZZ_TARGET=$t CONVLENS_HDF5_TIMEOUT=1 SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:handle_abort=1:quarantine_size_mb=16:malloc_context_size=8:allocator_may_return_null=1:max_allocation_size_mb=4096 \
     "$BIN" "$corpus" "$seeds" -max_total_time="$SECONDS_PER_TARGET" -timeout=25 -rss_limit_mb=6144 -malloc_limit_mb=8192 \
     -artifact_prefix="$OUT/findings/$t-$$-" -print_final_stats=1 "${parallel[@]}" \
     -close_fd_mask=3 >"$log" 2>&1)
