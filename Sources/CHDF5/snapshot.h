@@ -71,10 +71,12 @@ static inline int convlens_h5_identity(hid_t obj, convlens_h5_id *id) {
     memset(id, 0, sizeof *id);
 #if H5_VERSION_GE(1, 12, 0)
     H5O_info2_t info;
+    memset(&info, 0, sizeof info);
     if (H5Oget_info3(obj, &info, H5O_INFO_BASIC) < 0) return -1;
     memcpy(id->bytes, &info.token, sizeof info.token < sizeof id->bytes ? sizeof info.token : sizeof id->bytes);
 #else
     H5O_info_t info;
+    memset(&info, 0, sizeof info);
     if (H5Oget_info2(obj, &info, H5O_INFO_BASIC) < 0) return -1;
     memcpy(id->bytes, &info.addr, sizeof info.addr);
 #endif
@@ -246,8 +248,9 @@ static inline void convlens_h5_dataset(convlens_h5_out *o, hid_t d, const char *
     H5T_class_t cls = H5Tget_class(t);
     size_t elementSize = H5Tget_size(t);
     H5Tclose(t);
-    if (cls != H5T_FLOAT || elementSize == 0 || elementSize > 16) {
-        convlens_h5_unreadable(o, path, 0, "is not a floating-point dataset");
+    /* Integers too (an adapted Normalization's `count`); libhdf5 converts them to float. */
+    if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || elementSize == 0 || elementSize > 16) {
+        convlens_h5_unreadable(o, path, 0, "is not a numeric dataset");
         return;
     }
     /* Storage first: asking a virtual dataset its extent may open its source files. */
@@ -375,19 +378,18 @@ static inline void convlens_h5_group(convlens_h5_out *o, hid_t g, const char *pa
         else snprintf(child, pl + (size_t)n + 2, "%s/%s", path, name);
         hid_t c = H5Oopen(g, name, H5P_DEFAULT);
         H5I_type_t type = c >= 0 ? H5Iget_type(c) : H5I_BADID;
+        /* Groups are visited once (cycles end there); a dataset may have several links (tied
+           weights), each read, within the limit on values in all. */
         convlens_h5_id id;
-        int first = c >= 0 && convlens_h5_identity(c, &id) == 0 ? convlens_h5_first_visit(o, &id) : -2;
+        int first = c < 0 ? -2 : type != H5I_GROUP ? 1 : convlens_h5_identity(c, &id) == 0 ? convlens_h5_first_visit(o, &id) : -2;
         if (first == -2) {
             /* Reported where the importer reads it, rather than silently missing. */
             convlens_h5_unreadable(o, child, 0, "cannot be opened (the file is corrupt)");
         } else if (first < 0) {
             o->fatal = "out of memory";
         } else if (first == 0) {
-            if (type == H5I_DATASET) convlens_h5_unreadable(o, child, 0, "is a second link to a dataset read already");
-            else {
-                convlens_h5_tag(o, 'O');
-                convlens_h5_text(o, child);
-            }
+            convlens_h5_tag(o, 'O');
+            convlens_h5_text(o, child);
         } else if (type == H5I_GROUP) {
             convlens_h5_group(o, c, child, depth + 1);
         } else if (type == H5I_DATASET) {
@@ -483,11 +485,10 @@ static inline pid_t convlens_h5_snapshot_spawn(const char *path, const void *ima
             if (dup2(p[1], 3) < 0) _exit(1);
         }
         int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
+        if (null < 0) _exit(1); /* libhdf5's messages must not reach the pipe or the terminal */
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
         if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0) {
             struct rlimit r;
             long top = getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur < 65536 ? (long)r.rlim_cur : 65536;

@@ -16,7 +16,7 @@ struct ConvLensCommand: AsyncParsableCommand {
     /// message (exit 64) has its long words cut: the parser quotes a bad value in full.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try await asyncParseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -25,7 +25,8 @@ struct ConvLensCommand: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             guard code == .validationFailure else { exit(withError: error) }
-            FileHandle.standardError.write(Data((cutLongWords(fullMessage(for: error)) + "\n").utf8))
+            let message = fullMessage(for: error)
+            if !message.isEmpty { FileHandle.standardError.write(Data((cutLongWords(message) + "\n").utf8)) }
             Foundation.exit(code.rawValue)
         }
     }

@@ -5,8 +5,10 @@ from the legitimate fixtures Tests/Fixtures/keras/seq.h5 and seq.keras. With h5p
   has the wrong shape (ConvLens follows hard links only, so the kernel is missing rather than
   read from elsewhere);
 - external_storage.h5: conv1's kernel stored in the external raw file elsewhere.bin (never read);
-- hard_link_cycle.h5: a group that links to itself twice (each object is walked once, so the
-  model imports).
+- hard_link_cycle.h5: a group that links to itself twice (each group is walked once, so the
+  model imports);
+- integer_and_tied_weights.h5: an int64 weight beside conv1's kernel and a second hard link to
+  the kernel (both valid: the model imports).
 With zipfile:
 - deflate_size_lie.keras: seq.keras re-deflated, its central directory claiming 512 MiB for the
   weights (more than deflate can expand from their compressed size).
@@ -60,6 +62,12 @@ def main():
         f.create_dataset(k, shape=shape, dtype="float32", external=[("elsewhere.bin", 0, int(np.prod(shape)) * 4)])
     # The external data exist too (a reader that used them would import the model).
     np.ones(int(np.prod(shape)), np.float32).tofile(os.path.join(OUT, "elsewhere.bin"))
+    # An integer weight (as an adapted Normalization's `count`) and a second hard link to a
+    # kernel (tied weights): valid files that must import.
+    with h5py.File(copy("integer_and_tied_weights.h5"), "r+") as f:
+        k = kernel_path(f)
+        f[k.rsplit("/", 1)[0] + "/count"] = np.array(7, np.int64)
+        f[k.rsplit("/", 1)[0] + "/kernel_tied"] = f[k]
     with h5py.File(copy("hard_link_cycle.h5"), "r+") as f:
         g = f.create_group("model_weights/loop")
         g["a"] = g

@@ -11,7 +11,7 @@ import Glibc
 /// libhdf5 is not written for hostile files: a flipped bit can make it crash or loop forever.
 /// So ConvLens never calls it in its own process. `init` forks a child that runs only C code
 /// (`Sources/CHDF5/snapshot.h`): it opens the file, walks its groups by hard links, and streams
-/// every group, every float dataset (as float32) and every scalar string attribute through a
+/// every group, every float or integer dataset (as float32) and every scalar string attribute through a
 /// pipe. The parent bounds the wait (``timeLimit``), decodes the stream with bounds checks, and
 /// turns a crash, a timeout or a bad stream into one ``ConvLensError`` naming the file. The
 /// child's address space is capped (``memoryBudget`` beyond what the process maps); it follows no
