@@ -92,13 +92,14 @@ enum FuzzTarget: String, CaseIterable {
         }
     }
 
-    static var selected: FuzzTarget {
+    /// Read once: the fuzzer calls the target hundreds of times a second.
+    static let selected: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["CONVLENS_FUZZ_TARGET"] ?? ""
         guard let t = FuzzTarget(rawValue: name) else {
             fatalError("set CONVLENS_FUZZ_TARGET to one of: \(allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return t
-    }
+    }()
 }
 
 #if CONVLENS_FUZZ

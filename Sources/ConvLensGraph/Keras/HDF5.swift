@@ -11,12 +11,12 @@ import Glibc
 /// libhdf5 is not written for hostile files: a flipped bit can make it crash or loop forever.
 /// So ConvLens never calls it in its own process. `init` forks a child that runs only C code
 /// (`Sources/CHDF5/snapshot.h`): it opens the file, walks its groups by hard links, and streams
-/// every group, every float or integer dataset (as float32) and every scalar string attribute through a
-/// pipe. The parent bounds the wait (``timeLimit``), decodes the stream with bounds checks, and
+/// every group, every float or integer dataset (as float32) and every scalar string attribute
+/// through a pipe. The parent bounds the wait (``timeLimit``), decodes the stream with bounds checks, and
 /// turns a crash, a timeout or a bad stream into one ``ConvLensError`` naming the file. The
 /// child's address space is capped (``memoryBudget`` beyond what the process maps); it follows no
-/// soft or external link and reads no external or virtual dataset storage, so a file cannot make
-/// ConvLens read another file.
+/// soft or external link, reads no external or virtual dataset storage and loads no filter
+/// plugin, so a file cannot make ConvLens read another file.
 ///
 /// Queries (`kind`, `members`, `stringAttribute`, `floatDataset`) answer from the snapshot.
 package final class HDF5File {
@@ -227,10 +227,10 @@ package final class HDF5File {
                 add(p, .unreadable(ConvLensError(code == 1 ? .absurdSize : .malformedFile, file: source, "\(p): \(msg)")))
             case UInt8(ascii: "B"):
                 guard let p = r.path(), let msg = r.string() else { throw corrupt }
-                brokenGroups[p] = ConvLensError(.malformedFile, file: source, "\(p): \(msg)")
+                brokenGroups[p] = fail(p, msg)
             case UInt8(ascii: "Y"):
                 guard let p = r.path(), let name = r.string(), let msg = r.string() else { throw corrupt }
-                attributeErrors[p, default: [:]][name] = ConvLensError(.malformedFile, file: source, "\(p): the attribute '\(name)' \(msg)")
+                attributeErrors[p, default: [:]][name] = fail(p, "the attribute '\(name)' \(msg)")
             case UInt8(ascii: "A"):
                 guard let p = r.path(), let name = r.string(), let len = r.u64(), len <= UInt64(r.remaining),
                       let bytes = r.take(Int(len)) else { throw corrupt }
