@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -13,6 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // SHA-256 of the model and input files in manifests.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The explorer's HTTP server (`convlens explore`); its traits (swift-configuration,
+        // full Foundation) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // `make docs` (swift package generate-documentation); not linked into anything.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -43,9 +48,15 @@ let package = Package(
             name: "ConvLens",
             dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport", "CConvLensKernels"],
             resources: [.copy("Resources")]),
+        // `convlens explore`: the live explorer, a local web page served over HTTP (Docs/Explorer.md).
+        .target(
+            name: "ConvLensExplorer",
+            dependencies: ["ConvLens", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            resources: [.copy("Page")]),
         .executableTarget(
             name: "convlens",
-            dependencies: ["ConvLens", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ConvLens", "ConvLensExplorer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // A small study written with the library (Examples/LayerStudy; run by `make study-check`).
         .executableTarget(name: "LayerStudy", dependencies: ["ConvLens"], path: "Examples/LayerStudy"),
         // The fuzz targets (Docs/Reliability.md): `make fuzz` builds them for libFuzzer; a plain build
@@ -60,5 +71,6 @@ let package = Package(
         .testTarget(name: "ConvLensGraphTests", dependencies: ["ConvLens", "TestSupport"]),
         .testTarget(name: "ConvLensProjectionTests", dependencies: ["ConvLens", "TestSupport"]),
         .testTarget(name: "ConvLensCLITests", dependencies: ["ConvLens", "TestSupport"]),
+        .testTarget(name: "ConvLensExplorerTests", dependencies: ["ConvLensExplorer", "TestSupport"]),
     ]
 )

@@ -36,18 +36,21 @@ for t in $TARGETS; do
   log=$OUT/logs/$t-$(date +%Y%m%d-%H%M%S).log
   parallel=(); [ "$JOBS" -gt 1 ] && parallel=(-jobs="$JOBS" -workers="$JOBS")
   run=$OUT/runs/$t.$$; mkdir -p "$run"  # libFuzzer's worker logs (-jobs) go to the current folder
-  (cd "$run" && CONVLENS_FUZZ_TARGET=$t CONVLENS_HDF5_TIMEOUT=1 SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:handle_abort=1:quarantine_size_mb=16:malloc_context_size=8:allocator_may_return_null=1:max_allocation_size_mb=4096 \
+  # CPU seconds (user + system) of the fuzzer and its workers: libFuzzer's -max_total_time is wall time.
+  TIMEFORMAT='%U %S'
+  { time (cd "$run" && CONVLENS_FUZZ_TARGET=$t CONVLENS_HDF5_TIMEOUT=1 SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:handle_abort=1:quarantine_size_mb=16:malloc_context_size=8:allocator_may_return_null=1:max_allocation_size_mb=4096 \
     "$BIN" "$corpus" "$seeds" -max_total_time="$SECONDS_PER_TARGET" -timeout=25 -rss_limit_mb=6144 -malloc_limit_mb=8192 \
     -artifact_prefix="$OUT/findings/$t-$$-" -print_final_stats=1 "${parallel[@]}" \
-    -close_fd_mask=3 >"$log" 2>&1)
+    -close_fd_mask=3 >"$log" 2>&1) ; } 2>"$run.cpu"
   rc=$?
+  cpu=$(awk '{printf "%.0f", $1 + $2}' "$run.cpu"); rm -f "$run.cpu"
   rm -rf "$seeds"
   cat "$run"/fuzz-*.log >>"$log" 2>/dev/null; rm -rf "$run"
   found=$(ls "$OUT/findings" | grep -c "^$t-$$-" || true)
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
   cov=$(grep -oE '(INITED|DONE|pulse|NEW|REDUCE) +cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$')
   ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$')
-  echo "fuzz $t: ${SECONDS_PER_TARGET}s x $JOBS, $execs executions, coverage ${cov:-?} edges, ${ft:-?} features, corpus $(ls "$corpus" | wc -l) files, $found new findings (log: $log)"
+  echo "fuzz $t: ${SECONDS_PER_TARGET}s x $JOBS, ${cpu:-?} CPU s, $execs executions, coverage ${cov:-?} edges, ${ft:-?} features, corpus $(ls "$corpus" | wc -l) files, $found new findings (log: $log)"
   if [ $rc -ne 0 ] || [ "$found" -gt 0 ]; then
     status=1
     grep -m3 -E 'ERROR|Fatal error|SUMMARY|timeout|out-of-memory' "$log" | sed 's/^/  /'

@@ -10,7 +10,7 @@ struct ConvLensCommand: AsyncParsableCommand {
         version: convLensVersion,
         subcommands: [InspectCommand.self, ClassifyCommand.self, ActivationsCommand.self, FiltersCommand.self,
                       TensorboardCommand.self, ProjectCommand.self, CompareCommand.self, NotebookCommand.self, DemoCommand.self,
-                      ScanCommand.self, ScanMergeCommand.self, TopKCommand.self, GradCAMCommand.self, OcclusionCommand.self, OptimizeCommand.self, BenchCommand.self])
+                      ScanCommand.self, ScanMergeCommand.self, TopKCommand.self, GradCAMCommand.self, OcclusionCommand.self, OptimizeCommand.self, ExploreCommand.self, BenchCommand.self])
 
     /// Runs the chosen command as swift-argument-parser would, but a malformed command line's
     /// message (exit 64) has its long words cut: the parser quotes a bad value in full.
