@@ -6,6 +6,8 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 CONFIG ?= release
 DEB_PACKAGES := pkgconf libfftw3-dev libpng-dev libopenblas-dev libturbojpeg0-dev libhdf5-dev zlib1g-dev
+# Headless Chromium for the explorer's end-to-end check: installed by `make test`, not needed to build.
+BROWSER_PACKAGES := chromium chromium-driver
 # Python packages of the reference generators (not needed to build or test).
 REF_VENV ?= .venv-ref
 # The Keras fixtures need Keras 3 (numpy backend, no TensorFlow) in a venv of their own.
@@ -14,12 +16,18 @@ KERAS_VENV ?= .venv-keras
 BENCH_VENV ?= .venv-bench
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps build test fuzz bench bench-full tensorboard-check notebook-check study-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
+.PHONY: all deps browser-deps install-packages build test fuzz bench bench-full tensorboard-check notebook-check study-check explorer-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
 
 all: build
 
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEB_PACKAGES)"
+
+browser-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_PACKAGES)"
+
+install-packages:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -36,7 +44,7 @@ build: deps
 	$(SWIFT) build -c $(CONFIG) --product convlens
 
 # The whole suite, in release mode (numeric tests on real models are 10-100x slower in debug).
-test: deps
+test: deps browser-deps
 	@mkdir -p .build; set -o pipefail; $(SWIFT) test -c release --disable-swift-testing 2>&1 | tee .build/test.log | grep -E "error:|failed|Executed [0-9]+ tests" ; \
 	status=$${PIPESTATUS[0]}; \
 	passed=$$(grep -cE "^Test Case .* passed" .build/test.log); failed=$$(grep -cE "^Test Case .* failed" .build/test.log); \
@@ -44,6 +52,7 @@ test: deps
 	$(MAKE) --no-print-directory tensorboard-check
 	@$(MAKE) --no-print-directory notebook-check
 	@$(MAKE) --no-print-directory study-check
+	@$(MAKE) --no-print-directory explorer-check
 
 # Reads event files written by convlens with TensorBoard's own EventAccumulator, in a venv with the
 # pinned tensorboard (created on first use; skipped with a message when PyPI is unreachable).
@@ -57,6 +66,13 @@ tensorboard-check:
 notebook-check:
 	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
 	@Scripts/notebook-check.sh $(BIN)
+
+# `convlens explore` in headless Chromium: keys, back pane pixels against `convlens project`, the
+# signal view, save, upload and the fake webcam (Scripts/check_explorer.py; Selenium pinned in a
+# venv; skipped with a message when Chromium or PyPI is unavailable).
+explorer-check:
+	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
+	@Scripts/explorer-check.sh $(BIN)
 
 # Runs the example study (Examples/LayerStudy) on a small layer and checks its report.
 study-check:

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the pictures of Docs/Attribution.md and Docs/Optimize.md from the bundled model and images.
+# Regenerates the pictures of Docs/Attribution.md, Docs/Optimize.md and Docs/Explorer.md from the bundled model and images.
 # Usage: Scripts/doc-images.sh [path/to/convlens]   (default: .build/release/convlens)
 set -eu
 BIN=${1:-.build/release/convlens}
@@ -20,5 +20,7 @@ cp "$TMP"/m/*_c1_objective.png Docs/images/optimize-features3-c1-objective.png
 cp "$TMP/k/class285_optimized.png" Docs/images/optimize-class285.png
 "$BIN" compare --layer /features/features.3/Add --channel 2,5 --optimize-steps 256 --out "$TMP/p" >/dev/null
 cp "$TMP"/p/*_page.png Docs/images/compare-optimized.png
+EXPLORER_SCREENSHOT="$(pwd)/Docs/images/explorer.png" Scripts/explorer-check.sh "$BIN" >/dev/null
+echo "Docs/images: explorer.png"
 echo "Docs/images: optimize-features3-c1.png optimize-features3-c1-objective.png optimize-class285.png compare-optimized.png"
 echo "Docs/images: gradcam-rocket.png occlusion-espresso.png occlusion-espresso-map.png compare-gradcam-occlusion.png"

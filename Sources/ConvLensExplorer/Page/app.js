@@ -156,7 +156,7 @@ function renderLayers() {
     S.model.layers.forEach((l, i) => {
       const li = document.createElement("li");
       const rf = l.receptive_field ? ` rf ${Math.round(l.receptive_field.size[0])}` : "";
-      li.textContent = `#${l.index} ${l.name} ${l.op} [${l.shape.join("×")}]${rf}`;
+      li.textContent = `#${l.index} ${l.op} [${l.shape.slice(1).join("×")}]${rf} ${l.name}`;
       li.title = li.textContent;
       li.onclick = () => selectLayer(i);
       ul.appendChild(li);
@@ -384,9 +384,11 @@ async function main() {
   fill($("colormap"), S.model.colormaps, S.colormap);
   fill($("boost"), BOOSTS, S.boost);
   fill($("gamma"), GAMMAS, S.gamma);
-  // Start at the last spatial layer with a receptive field of at least a quarter of the input.
+  // Start at the first rectified spatial layer whose units see at least a quarter of the input.
   const side = Math.max(...S.model.input.slice(-2));
-  const start = S.model.layers.findIndex((l) => l.height > 1 && l.receptive_field && l.receptive_field.size[0] >= side / 4);
+  const wide = (l) => l.height > 1 && l.receptive_field && l.receptive_field.size[0] >= side / 4;
+  let start = S.model.layers.findIndex((l) => wide(l) && ["Relu", "Clip", "LeakyRelu"].includes(l.op));
+  if (start < 0) start = S.model.layers.findIndex(wide);
   S.layer = start >= 0 ? start : 0;
   await reloadImages();
   $("rule").onchange = (e) => { S.rule = e.target.value; refreshBack(); if (S.signal) refreshGrid(); };
