@@ -71,7 +71,7 @@ public final class Explorer: Sendable {
 
     static func quietLogger() -> Logger {
         var logger = Logger(label: "convlens.explore")
-        logger.logLevel = .warning
+        logger.logLevel = .critical
         return logger
     }
 }

@@ -19,8 +19,13 @@ public struct ModelDocument: Codable, Sendable {
     public var displays: [String]
     public var colormaps: [String]
     public var seeds: [String]
+    /// The canonical names of the layers `--scan` covers (`GET /api/topk.png`); empty without a scan.
+    public var scannedLayers: [String]
 
-    enum CodingKeys: String, CodingKey { case name, bundled, input, layers, rules, displays, colormaps, seeds }
+    enum CodingKeys: String, CodingKey {
+        case name, bundled, input, layers, rules, displays, colormaps, seeds
+        case scannedLayers = "scanned_layers"
+    }
 }
 
 /// One layer of ``ModelDocument``.

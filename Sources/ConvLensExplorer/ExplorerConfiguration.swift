@@ -10,6 +10,9 @@ public struct ExplorerConfiguration: Sendable {
     public var imageFolder: String?
     /// Single image files offered as inputs.
     public var imageFiles: [String] = []
+    /// A `convlens scan` output folder of this model: its layers get the top-K pane (crops and
+    /// their projections, as `convlens topk` draws them).
+    public var scanFolder: String?
     /// The address to bind; loopback by default.
     public var host = "127.0.0.1"
     /// The port; 0 lets the system choose a free one.

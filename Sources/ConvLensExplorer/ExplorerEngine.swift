@@ -17,6 +17,9 @@ public actor ExplorerEngine {
     nonisolated let configuration: ExplorerConfiguration
     /// Whether the model is the bundled one (commands then omit `--model`).
     nonisolated let bundledModel: Bool
+    /// The `--scan` result, if any.
+    nonisolated let scan: ScanResult?
+    private var topkCache: [String: Data] = [:]
 
     struct Entry {
         var document: ImageDocument
@@ -39,7 +42,18 @@ public actor ExplorerEngine {
         self.model = model
         self.configuration = configuration
         bundledModel = configuration.model == nil
-        document = ExplorerEngine.describe(model, bundled: bundledModel)
+        if let folder = configuration.scanFolder {
+            let scan = try ScanResult.read(directory: folder)
+            guard try model.record().sha256 == scan.model.sha256 else {
+                throw ConvLensError(.invalidArgument, file: folder, "is a scan of another model (\(scan.model.path)); scan this model first")
+            }
+            self.scan = scan
+        } else {
+            scan = nil
+        }
+        var document = ExplorerEngine.describe(model, bundled: bundledModel)
+        document.scannedLayers = scan?.layers.map(\.name) ?? []
+        self.document = document
 
         var list: [Entry] = []
         for (i, p) in BundledResources.sampleImages.enumerated() {
@@ -247,6 +261,30 @@ public actor ExplorerEngine {
         return try set.render(grid).pngData()
     }
 
+    /// With `--scan`: the unit's top-K crops beside their projections under the rule (the
+    /// montage `convlens topk` writes, computed by it and kept in memory).
+    public func topkPNG(_ p: ViewParameters) throws -> Data {
+        guard let scan else { throw NotFound(what: "scan: start the explorer with --scan DIR") }
+        let l = try layer(p)
+        let unit = try p.required(p.unit, "unit")
+        let key = "\(l.name)|\(unit)|\(p.rule.rawValue)|\(p.display.rawValue)"
+        if let png = topkCache[key] { return png }
+        var request = TopKRequest(layer: l.name)
+        request.channels = [unit]
+        request.rules = [p.rule]
+        request.display = Display(mode: p.display)
+        let folder = "\(scratch)/topk-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (manifest, _) = try model.writeTopK(request, scan: scan, to: folder, parameters: [:])
+        guard let name = manifest.outputs.first(where: { $0.view == "montage" })?.png else {
+            throw NotFound(what: "top images for unit \(unit) of \(l.name) in the scan")
+        }
+        let png = try AtomicFile.read(folder + "/" + name)
+        if topkCache.count >= 256 { topkCache.removeAll() }
+        topkCache[key] = png
+        return png
+    }
+
     func layer(_ p: ViewParameters) throws -> Layer {
         try model.graph.layer(matching: try p.required(p.layer, "layer"))
     }
@@ -274,7 +312,8 @@ public actor ExplorerEngine {
         return ModelDocument(
             name: (model.path as NSString).lastPathComponent, bundled: bundled, input: model.graph.inputShape.dimensions,
             layers: layers, rules: ProjectionRule.allCases.map(\.rawValue), displays: DisplayMode.allCases.map(\.rawValue),
-            colormaps: Colormap.allCases.map(\.rawValue), seeds: ProjectionRequest.SeedKind.allCases.map(\.rawValue))
+            colormaps: Colormap.allCases.map(\.rawValue), seeds: ProjectionRequest.SeedKind.allCases.map(\.rawValue),
+            scannedLayers: [])
     }
 }
 

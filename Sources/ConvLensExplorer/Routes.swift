@@ -36,6 +36,7 @@ extension Explorer {
         get(router, "/api/projection.png") { e, p in Routes.png(try e.projectionPNG(p)) }
         get(router, "/api/projection.npy") { e, p in Routes.npy(try e.projection(p)) }
         get(router, "/api/filters.png") { e, p in Routes.png(try e.filtersPNG(p)) }
+        get(router, "/api/topk.png") { e, p in Routes.png(try e.topkPNG(p)) }
         get(router, "/api/command") { e, p in Routes.json(CommandDocument(command: try e.command(p))) }
         router.post("/api/save") { request, _ in
             await self.view(request) { e, p in Routes.json(try e.save(p)) }

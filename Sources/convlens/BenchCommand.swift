@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConvLens
+import ConvLensExplorer
 import Foundation
 
 struct BenchCommand: AsyncParsableCommand {
@@ -33,7 +34,18 @@ struct BenchCommand: AsyncParsableCommand {
             let base = try baseline.map { try BenchmarkBaseline(contentsOf: $0) }
             if let out { try AtomicFile.makeDirectory(URL(fileURLWithPath: out).deletingLastPathComponent().path) }
             let progress = BenchProgress()
-            let report = BenchmarkSuite.run(ids: ids, quick: quick, zoo: zoo, progress: progress.update)
+            var report = BenchmarkSuite.run(ids: ids, quick: quick, zoo: zoo, progress: progress.update)
+            let start = DispatchTime.now().uptimeNanoseconds
+            for id in ids where BenchmarkSuite.explorerIds.contains(id) {
+                do {
+                    report.workloads.append(try await ExplorerBenchmark.run(id, quick: quick, progress: progress.update))
+                } catch {
+                    report.workloads.append(BenchmarkResult(id: id, what: id, seconds: nil, minSeconds: nil, method: "p95", methods: [:],
+                                                            runs: 0, seeds: 0, flops: 0, gflops: nil, peakRSSBytes: nil,
+                                                            algorithms: "n/a", note: "n/a: \(error)"))
+                }
+            }
+            report.totalSeconds = (report.totalSeconds ?? 0) + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             progress.finish()
             let data = try report.jsonData()
             if let out { try AtomicFile.write(data + Data("\n".utf8), to: out) }

@@ -21,6 +21,9 @@ struct ExploreCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A folder whose PNG and JPEG files are offered as inputs, by name.", valueName: "dir"))
     var images: String?
 
+    @Option(help: ArgumentHelp("A `convlens scan` folder of this model: its layers get each unit's top images and their projections.", valueName: "dir"))
+    var scan: String?
+
     @Option(help: "The address to listen on.")
     var host = "127.0.0.1"
 
@@ -51,6 +54,7 @@ struct ExploreCommand: AsyncParsableCommand {
             c.labels = labels
             c.imageFiles = image
             c.imageFolder = images
+            c.scanFolder = scan
             c.host = host
             c.port = port
             c.allowedHosts = allowHost

@@ -13,7 +13,16 @@ final class ExplorerAPITests: XCTestCase {
     override class func setUp() {
         super.setUp()
         let out = NSTemporaryDirectory() + "convlens-explorer-tests-\(getpid())"
+        // A scan of layer #30 over the three bundled photographs, for the top-K pane.
+        let photos = out + "/photos", scanFolder = out + "/scan"
+        try! FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        for p in BundledResources.sampleImages {
+            try! FileManager.default.copyItem(atPath: try! BundledResources.path(p), toPath: photos + "/" + (p as NSString).lastPathComponent)
+        }
+        let model = try! Model.load(nil)
+        try! model.scan(ScanRequest(layers: ["#30"]), source: try! ScanSource.open(photos), to: scanFolder, parameters: [:])
         var c = ExplorerConfiguration()
+        c.scanFolder = scanFolder
         c.outputFolder = out
         c.uploadLimit = 1 << 20
         c.uploadCount = 2
@@ -124,6 +133,26 @@ final class ExplorerAPITests: XCTestCase {
         XCTAssertEqual(wrong.status, 400)
         let message = try wrong.error()
         XCTAssertTrue(message.contains("comes after"), message)
+    }
+
+    func testTopKPaneIsTheMontageTopKWrites() throws {
+        let doc = try JSONDecoder().decode(ModelDocument.self, from: try HTTP.get(port, "/api/model").body)
+        let name = try model.graph.layer(matching: "#30").name
+        XCTAssertEqual(doc.scannedLayers, [name])
+        let r = try HTTP.get(port, "/api/topk.png?layer=%2330&unit=2&rule=guided&display=norm")
+        XCTAssertEqual(r.status, 200, String(decoding: r.body, as: UTF8.self))
+        let dir = try temporaryDirectory(self)
+        var request = TopKRequest(layer: "#30")
+        request.channels = [2]
+        request.rules = [.guided]
+        request.display = Display(mode: .norm)
+        let (manifest, _) = try model.writeTopK(request, scan: try ScanResult.read(directory: Self.server!.out + "/scan"), to: dir, parameters: [:])
+        let montage = try XCTUnwrap(manifest.outputs.first { $0.view == "montage" }?.png)
+        XCTAssertTrue(try Image.decode(r.body) == Image.read(dir + "/" + montage))
+        let unscanned = try HTTP.get(port, "/api/topk.png?layer=%2331&unit=2")
+        XCTAssertEqual(unscanned.status, 404)
+        let message = try unscanned.error()
+        XCTAssertTrue(message.contains("was not scanned"), message)
     }
 
     func testUnitAndFilterViews() throws {

@@ -51,7 +51,7 @@ extension BenchmarkReport {
             lines.append(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             if r == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
         }
-        let notes = workloads.filter { $0.seconds == nil }.map { "\($0.id): \($0.note)" }
+        let notes = workloads.filter { $0.seconds == nil || BenchmarkSuite.explorerIds.contains($0.id) }.map { "\($0.id): \($0.note)" }
         lines += notes
         if let totalSeconds { lines.append(String(format: "total: %.1f s", totalSeconds)) }
         return lines.joined(separator: "\n")

@@ -12,7 +12,11 @@ import Foundation
 /// decisions), then ``runs(quick:)`` times; the median is reported.
 public enum BenchmarkSuite {
     /// Every workload id, in suite order.
-    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O", "M1", "M16", "JR50", "JD121", "JEB0", "JMV2"]
+    public static let ids = ["A", "B", "C", "D1", "D16", "E3", "E5", "E7", "E11", "F", "O", "M1", "M16", "JR50", "JD121", "JEB0", "JMV2"] + explorerIds
+
+    /// The explorer's workloads (`convlens explore`'s latencies): run by `ConvLensExplorer`'s
+    /// `ExplorerBenchmark`, which the command line calls; ``run(ids:quick:zoo:progress:)`` skips them.
+    public static let explorerIds = ["XI", "XC", "XF"]
 
     /// The whole-job workloads: the `convlens project` command run as a child process on a model
     /// exported by `Tests/Benchmarks/export_job_models.py` (Docs/Performance.md "Whole jobs").
@@ -80,7 +84,7 @@ public enum BenchmarkSuite {
         let load = loadAverage()
         let peak = MachinePeak.measure()
         var results: [BenchmarkResult] = []
-        for id in ids {
+        for id in ids where !explorerIds.contains(id) {
             do {
                 results.append(try run(id, quick: quick, zoo: zoo, progress: progress))
             } catch {

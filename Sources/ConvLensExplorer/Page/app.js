@@ -130,6 +130,15 @@ function refreshUnit() {
   }
 }
 
+function refreshTopK() {
+  const l = layer();
+  const scanned = S.model.scanned_layers.includes(l.name);
+  $("topkFigure").hidden = !scanned;
+  if (!scanned) return;
+  $("topkCaption").textContent = `unit ${S.unit}: its top images in the scan and their ${S.rule} projections`;
+  show($("topk"), "topk", "topk.png", { layer: l.name, unit: S.unit, rule: S.rule, display: S.display });
+}
+
 function refreshBack() {
   const p = seedParams();
   const s = S.frozen || { layer: S.layer, unit: S.unit };
@@ -137,7 +146,7 @@ function refreshBack() {
   show($("back"), "back", "projection.png", p);
 }
 
-function refreshAll() { refreshInput(); refreshGrid(); refreshUnit(); refreshBack(); renderLayers(); }
+function refreshAll() { refreshInput(); refreshGrid(); refreshUnit(); refreshBack(); refreshTopK(); renderLayers(); }
 
 function placeCursor() {
   const l = layer(), g = l.grid, img = $("grid"), c = $("cursor");
@@ -176,7 +185,7 @@ function selectLayer(i) {
   S.layer = Math.max(0, Math.min(S.model.layers.length - 1, i));
   S.unit = Math.min(S.unit, layer().channels - 1);
   S.pos = null;
-  refreshGrid(); refreshUnit(); renderLayers();
+  refreshGrid(); refreshUnit(); refreshTopK(); renderLayers();
   if (!S.frozen) refreshBack();
 }
 
@@ -184,7 +193,7 @@ function selectUnit(u) {
   const n = layer().channels;
   if (u < 0 || u >= n) return;
   S.unit = u; S.pos = null;
-  placeCursor(); refreshUnit();
+  placeCursor(); refreshUnit(); refreshTopK();
   if (!S.frozen) refreshBack();
 }
 
@@ -341,8 +350,8 @@ function onKey(e) {
     ArrowUp: () => selectUnit(S.unit - g.columns), i: () => selectUnit(S.unit - g.columns),
     ArrowDown: () => selectUnit(S.unit + g.columns), k: () => selectUnit(S.unit + g.columns),
     u: () => selectLayer(S.layer - 1), o: () => selectLayer(S.layer + 1),
-    b: () => { S.rule = cycle(S.model.rules, S.rule, 1); syncControls(); refreshBack(); if (S.signal) refreshGrid(); },
-    m: () => { S.display = cycle(S.model.displays, S.display, 1); syncControls(); refreshBack(); },
+    b: () => { S.rule = cycle(S.model.rules, S.rule, 1); syncControls(); refreshBack(); refreshTopK(); if (S.signal) refreshGrid(); },
+    m: () => { S.display = cycle(S.model.displays, S.display, 1); syncControls(); refreshBack(); refreshTopK(); },
     e: () => { S.seed = cycle(S.model.seeds, S.seed, 1); if (S.frozen) S.frozen.seed = S.seed; syncControls(); refreshBack(); },
     t: () => { S.boost = cycle(BOOSTS, S.boost, 1); syncControls(); refreshGrid(); },
     T: () => { S.boost = cycle(BOOSTS, S.boost, -1); syncControls(); refreshGrid(); },
@@ -391,8 +400,8 @@ async function main() {
   if (start < 0) start = S.model.layers.findIndex(wide);
   S.layer = start >= 0 ? start : 0;
   await reloadImages();
-  $("rule").onchange = (e) => { S.rule = e.target.value; refreshBack(); if (S.signal) refreshGrid(); };
-  $("display").onchange = (e) => { S.display = e.target.value; refreshBack(); };
+  $("rule").onchange = (e) => { S.rule = e.target.value; refreshBack(); refreshTopK(); if (S.signal) refreshGrid(); };
+  $("display").onchange = (e) => { S.display = e.target.value; refreshBack(); refreshTopK(); };
   $("seed").onchange = (e) => { S.seed = e.target.value; if (S.frozen) S.frozen.seed = S.seed; refreshBack(); };
   $("scale").onchange = (e) => { S.scale = e.target.value; refreshGrid(); };
   $("boost").onchange = (e) => { S.boost = Number(e.target.value); refreshGrid(); };
