@@ -16,7 +16,7 @@ KERAS_VENV ?= .venv-keras
 BENCH_VENV ?= .venv-bench
 BIN = .build/$(CONFIG)/convlens
 
-.PHONY: all deps browser-deps install-packages build test fuzz bench bench-full tensorboard-check notebook-check study-check explorer-check notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
+.PHONY: all deps browser-deps install-packages build test fuzz bench bench-full tensorboard-check notebook-check study-check explorer-check explorer-load notebooks docs demo install fixtures keras-fixtures model proto clean test-distributed bench-pytorch bench-pytorch-full
 
 all: build
 
@@ -73,6 +73,12 @@ notebook-check:
 explorer-check:
 	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
 	@Scripts/explorer-check.sh $(BIN)
+
+# 32 clients on loopback for 60 s against `convlens explore` (Scripts/explorer-load.py; Docs/Explorer.md
+# "Load"): no 5xx, no dropped connection, bounded memory. Not part of `make test` (a minute of load).
+explorer-load:
+	@[ -x $(BIN) ] || $(SWIFT) build -c $(CONFIG) --product convlens
+	python3 Scripts/explorer-load.py $(BIN) 32 60
 
 # Runs the example study (Examples/LayerStudy) on a small layer and checks its report.
 study-check:

@@ -12,6 +12,7 @@ webcam with Chromium's fake camera (frames per second reported). Exits non-zero 
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -107,15 +108,26 @@ try:
     # Save the view.
     body.send_keys("s")
     wait.until(lambda d: "manifest.json" in d.find_element(By.ID, "command").text)
-    folder = driver.find_element(By.ID, "command").text.splitlines()[0]
+    text = driver.find_element(By.ID, "command").text.splitlines()
+    folder, command = text[0], text[-1]
     check(json.load(open(f"{folder}/manifest.json"))["command"] == "project", f"s saved a projection with its manifest in {folder}")
+    # The printed command writes the same arrays.
+    argv = shlex.split(command)
+    check(argv[0] == "convlens" and argv[argv.index("--out") + 1] == folder, f"the command names the saved folder: {command}")
+    argv[0], argv[argv.index("--out") + 1] = BIN, f"{WORK}/rerun"
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    arrays = sorted(f for f in os.listdir(folder) if f.endswith(".npy"))
+    same = bool(arrays) and all(open(f"{folder}/{a}", "rb").read() == open(f"{WORK}/rerun/{a}", "rb").read() for a in arrays)
+    check(same, f"the command rewrites the saved arrays bit for bit ({', '.join(arrays)})")
 
     # Upload through the file input.
     driver.execute_script("document.getElementById('upload').hidden = false;")
     driver.find_element(By.ID, "upload").send_keys(f"{WORK}/upload.png")
     wait.until(lambda d: state("window.convlens.image").startswith("u"))
     wait.until(lambda d: loaded("input", "image=" + state("window.convlens.image")))
-    check(True, "an uploaded image became the input")
+    wait.until(lambda d: "espresso" in d.find_element(By.ID, "predictions").text)
+    top = driver.find_element(By.ID, "predictions").text.splitlines()[0]
+    check("espresso" in top, f"the uploaded coffee photograph became the input (top class: {top})")
 
     # The webcam (Chromium's fake camera): frames go through the whole loop.
     driver.find_element(By.ID, "cameraButton").click()

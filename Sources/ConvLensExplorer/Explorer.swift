@@ -16,6 +16,8 @@ public final class Explorer: Sendable {
     /// The model, its inputs and their traces.
     public let engine: ExplorerEngine
     let lanes = Lanes()
+    /// Upload bodies being received (each held in memory up to the upload limit).
+    let uploads = Lanes()
 
     /// Loads the model and lists the inputs (nothing is bound yet).
     /// - Throws: `ConvLensError` for a bad model, labels file, image file or folder.
@@ -45,7 +47,7 @@ public final class Explorer: Sendable {
                 onReady("http://\(shown):\(port)/")
             },
             logger: Explorer.quietLogger())
-        defer { Task { [engine] in await engine.close() } }
+        defer { engine.close() }
         do {
             if signals { try await app.runService() } else { try await app.runService(gracefulShutdownSignals: []) }
         } catch is CancellationError {

@@ -19,7 +19,7 @@ public enum ExplorerBenchmark {
     /// - Throws: `ConvLensError` when the bundled model or photographs are missing.
     public static func run(_ id: String, quick: Bool, progress: BenchmarkSuite.Progress? = nil) async throws -> BenchmarkResult {
         let engine = try ExplorerEngine(configuration: ExplorerConfiguration())
-        defer { Task { await engine.close() } }
+        defer { engine.close() }
         let photos = try BundledResources.sampleImages.map { try AtomicFile.read(try BundledResources.path($0)) }
         let doc = engine.document
         let start = startLayer(doc)

@@ -21,6 +21,8 @@ public struct ExplorerConfiguration: Sendable {
     public var outputFolder = "convlens-explore"
     /// The largest uploaded image, in bytes.
     public var uploadLimit = 16 << 20
+    /// Uploads received at once (their bodies are held in memory); more are answered 429.
+    public var uploadSlots = 4
     /// Uploaded images kept (the oldest is forgotten first).
     public var uploadCount = 32
     /// Camera frames kept (the oldest is forgotten first).
@@ -38,6 +40,10 @@ public struct ExplorerConfiguration: Sendable {
 
     /// Whether ``host`` is a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host.lowercased() == "localhost" { return true }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        if inet_pton(AF_INET6, host, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } == [UInt8](repeating: 0, count: 15) + [1] }
+        return false
     }
 }

@@ -20,6 +20,7 @@ public actor ExplorerEngine {
     /// The `--scan` result, if any.
     nonisolated let scan: ScanResult?
     private var topkCache: [String: Data] = [:]
+    private var topkCacheBytes = 0
 
     struct Entry {
         var document: ImageDocument
@@ -31,7 +32,7 @@ public actor ExplorerEngine {
     private var runs: [String: (input: ModelInput, trace: Trace)] = [:]
     private var recent: [String] = []
     private var counters: [String: Int] = ["u": 0, "c": 0]
-    private let scratch: String
+    private nonisolated let scratch: String
 
     /// Loads the model and lists the inputs: the bundled photographs, `imageFiles`, and the PNG and
     /// JPEG files of `imageFolder` (by name, at most ``ExplorerConfiguration/folderLimit``).
@@ -79,12 +80,16 @@ public actor ExplorerEngine {
             }
         }
         entries = list
-        scratch = FileManager.default.temporaryDirectory.path + "/convlens-explore-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try AtomicFile.makeDirectory(scratch)
+        // Private to this user (mkdtemp: mode 0700): uploads and camera frames are written there.
+        var template = Array((FileManager.default.temporaryDirectory.path + "/convlens-explore-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw ConvLensError(.unwritableOutput, file: FileManager.default.temporaryDirectory.path, "cannot create a private temporary folder")
+        }
+        scratch = String(cString: made)
     }
 
-    /// Removes the scratch folder of uploads and camera frames.
-    public func close() {
+    /// Removes the scratch folder of uploads and camera frames (the engine accepts no upload after).
+    public nonisolated func close() {
         try? FileManager.default.removeItem(atPath: scratch)
     }
 
@@ -280,8 +285,9 @@ public actor ExplorerEngine {
             throw NotFound(what: "top images for unit \(unit) of \(l.name) in the scan")
         }
         let png = try AtomicFile.read(folder + "/" + name)
-        if topkCache.count >= 256 { topkCache.removeAll() }
+        if topkCacheBytes + png.count > 64 << 20 { topkCache.removeAll(); topkCacheBytes = 0 }   // 64 MiB of montages
         topkCache[key] = png
+        topkCacheBytes += png.count
         return png
     }
 

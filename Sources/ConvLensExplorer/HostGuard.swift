@@ -22,7 +22,8 @@ struct HostGuard<Context: RequestContext>: RouterMiddleware {
             names += ["localhost", "127.0.0.1", "[::1]"]
         }
         names += configuration.allowedHosts
-        return Set(names.map { "\($0.lowercased()):\(p)" })
+        // Browsers leave the default port out of Host and Origin.
+        return Set(names.flatMap { n in p == 80 ? ["\(n.lowercased()):80", n.lowercased()] : ["\(n.lowercased()):\(p)"] })
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -2,6 +2,7 @@ import ConvLens
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// A request that a newer one of the same client and lane replaced before it was computed.
 struct Superseded: Error {}
@@ -56,17 +57,21 @@ extension Explorer {
         for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
         do {
             let p = try ViewParameters(query)
-            let key = query["lane"].map { "\(query["client"] ?? "")/\($0)" }
-            let ticket = lanes.enter(key)
+            let key = try ViewParameters.lane(query)
             guard lanes.admit(limit: configuration.queueLimit) else {
                 return Routes.error(.tooManyRequests, "busy: \(configuration.queueLimit) requests are already waiting")
             }
             defer { lanes.leave() }
+            let ticket = lanes.enter(key)
             let lanes = self.lanes
-            let start = DispatchTime.now().uptimeNanoseconds
-            var response = try await engine.perform({ lanes.isLatest(ticket) }) { e in try body(e, p) }
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            response.headers[HTTPField.Name("Server-Timing")!] = String(format: "engine;dur=%.1f", ms)
+            var response = try await engine.perform({ lanes.isLatest(ticket) }) { e in
+                let start = DispatchTime.now().uptimeNanoseconds
+                var r = try body(e, p)
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                r.headers[HTTPField.Name("Server-Timing")!] = String(format: "engine;dur=%.1f", ms)
+                return r
+            }
+            response.headers[.cacheControl] = "no-store"
             return response
         } catch {
             return Routes.error(for: error)
@@ -79,6 +84,11 @@ extension Explorer {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             return Routes.error(.contentTooLarge, "the upload is \(length) bytes; the limit is \(limit)")
         }
+        // At most `uploadSlots` bodies are held at once (each up to the limit), then the queue.
+        guard uploads.admit(limit: configuration.uploadSlots) else {
+            return Routes.error(.tooManyRequests, "busy: \(configuration.uploadSlots) uploads are already arriving")
+        }
+        defer { uploads.leave() }
         do {
             let buffer = try await request.body.collect(upTo: limit)
             let data = Data(buffer.readableBytesView)
@@ -90,6 +100,8 @@ extension Explorer {
             }
             defer { lanes.leave() }
             return Routes.json(try await engine.add(data, name: name, camera: camera), status: .created)
+        } catch is NIOTooManyBytesError {
+            return Routes.error(.contentTooLarge, "the upload is larger than \(limit) bytes")
         } catch let e as HTTPError where e.status == .contentTooLarge {
             return Routes.error(.contentTooLarge, "the upload is larger than \(limit) bytes")
         } catch {
@@ -133,13 +145,16 @@ enum Routes {
         case is Superseded: return Routes.error(.conflict, "superseded by a newer request")
         case let error as ConvLensError:
             // The library names command-line flags (`--layer`); here they are query parameters.
-            let e = ConvLensError(error.code, file: error.file.map { $0.hasPrefix("--") ? String($0.dropFirst(2)) : $0 }, error.detail)
+            let e = ConvLensError(error.code, file: error.file.map { f in
+                guard f.hasPrefix("--") else { return f }
+                return ["--channel": "unit", "--at": "y/x", "--seed": "seed"][f] ?? String(f.dropFirst(2))
+            }, error.detail)
             switch e.code {
             case .unknownLayer: return Routes.error(.notFound, e.line)
             case .unwritableOutput, .missingResource: return Routes.error(.internalServerError, e.line)
             default: return Routes.error(.badRequest, e.line)
             }
-        default: return Routes.error(.internalServerError, "internal error: \(String(describing: error).prefix(200))")
+        default: return Routes.error(.internalServerError, ConvLensError(.invalidArgument, "internal error: \(String(describing: error).prefix(200))").line)
         }
     }
 }

@@ -44,6 +44,9 @@ public struct ViewParameters: Sendable, Equatable {
             guard !v.isEmpty, v.utf8.count <= limit else {
                 throw Invalid(parameter: name, reason: v.isEmpty ? "is empty" : "is longer than \(limit) bytes")
             }
+            guard !v.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw Invalid(parameter: name, reason: "contains control characters")
+            }
             return v
         }
         func int(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
@@ -84,6 +87,20 @@ public struct ViewParameters: Sendable, Equatable {
         top = try int("top", 1...1000) ?? top
         view = try choice("view", { ["projection", "activations", "filters", "unit"].contains($0) ? $0 : nil },
                           ["projection", "activations", "filters", "unit"]) ?? view
+    }
+
+    /// The latest-wins key of a request (`client` + `lane`), or `nil` when it names no lane.
+    /// - Throws: ``Invalid`` for a client or lane that is not 1–64 letters, digits, `-` or `_`.
+    static func lane(_ q: [String: String]) throws -> String? {
+        func word(_ name: String) throws -> String? {
+            guard let v = q[name] else { return nil }
+            guard (1...64).contains(v.count), v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw Invalid(parameter: name, reason: "must be 1 to 64 letters, digits, '-' or '_'")
+            }
+            return v
+        }
+        let client = try word("client")
+        return try word("lane").map { "\(client ?? "")/\($0)" }
     }
 
     /// The value of a required parameter.

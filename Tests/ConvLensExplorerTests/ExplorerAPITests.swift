@@ -192,6 +192,10 @@ final class ExplorerAPITests: XCTestCase {
         XCTAssertFalse(message.contains("\n"))
         let big = try HTTP.request(port, "POST", "/api/images?name=big.png", body: Data(count: (1 << 20) + 1))
         XCTAssertEqual(big.status, 413)
+        // Without Content-Length (chunked), the body is cut at the limit as it arrives.
+        let chunked = try HTTP.request(port, "POST", "/api/images?name=big.png", body: Data(count: (1 << 20) + 1), chunked: true)
+        XCTAssertEqual(chunked.status, 413)
+        XCTAssertEqual(try chunked.error(), "the upload is larger than 1048576 bytes")
         // A name is shown, never used as a path.
         let sneaky = try HTTP.request(port, "POST", "/api/images?name=..%2F..%2Fetc%2Fpasswd", body: bytes)
         XCTAssertEqual(try JSONDecoder().decode(ImageDocument.self, from: sneaky.body).name, "passwd")
@@ -207,6 +211,11 @@ final class ExplorerAPITests: XCTestCase {
         XCTAssertEqual(try HTTP.get(port, "/", headers: ["Host": "127.0.0.1:1"]).status, 403)
         XCTAssertEqual(try HTTP.get(port, "/api/model", headers: ["Origin": "http://attacker.example"]).status, 403)
         XCTAssertEqual(try HTTP.request(port, "POST", "/api/save?view=filters&layer=%230", headers: ["Origin": "https://attacker.example"]).status, 403)
+        XCTAssertEqual(try HTTP.get(port, "/api/model", headers: ["Origin": "null"]).status, 403)
+        XCTAssertEqual(try HTTP.get(port, "/api/model", headers: ["Host": ""]).status, 403)
+        XCTAssertEqual(try HTTP.get(port, "/api/model", headers: ["Host": "127.0.0.1"]).status, 403)   // the port is part of it
+        XCTAssertEqual(try HTTP.get(port, "/api/model", headers: ["Host": "LOCALHOST:\(port)"]).status, 200)
+        XCTAssertEqual(try HTTP.get(port, "/api/model", headers: ["Host": "[::1]:\(port)"]).status, 200)
         XCTAssertEqual(try HTTP.get(port, "/api/model", headers: ["Host": "localhost:\(port)", "Origin": "http://localhost:\(port)"]).status, 200)
         let page = try HTTP.get(port, "/")
         XCTAssertEqual(page.status, 200)
@@ -226,6 +235,10 @@ final class ExplorerAPITests: XCTestCase {
             ("/api/activations.png?image=b0&layer=nope", 404, "no layer named 'nope'"),
             ("/api/activations.png?image=..%2F..%2Fetc%2Fpasswd&layer=%2320", 404, "no image '../../etc/passwd'"),
             ("/api/activations.png?image=b0&layer=" + String(repeating: "x", count: 5000), 400, "parameter 'layer': is longer than 4096 bytes"),
+            ("/api/activations.png?image=b%0Ax&layer=%2320", 400, "parameter 'image': contains control characters"),
+            ("/api/activations.png?image=b0&layer=%2320&lane=grid&client=a%20b", 400, "parameter 'client': must be 1 to 64 letters"),
+            ("/api/projection.png?image=b0&layer=%2320&unit=1&y=500&x=0", 400, "y/x: "),
+            ("/api/projection.png?image=b0&layer=%2320&unit=99999", 400, "unit: "),
         ]
         for (path, status, message) in cases {
             let r = try HTTP.get(port, path)
@@ -305,7 +318,8 @@ enum HTTP {
         try request(port, "GET", path, headers: headers)
     }
 
-    static func request(_ port: Int, _ method: String, _ path: String, headers: [String: String] = [:], body: Data = Data()) throws -> Reply {
+    static func request(_ port: Int, _ method: String, _ path: String, headers: [String: String] = [:], body: Data = Data(),
+                        chunked: Bool = false) throws -> Reply {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         defer { close(fd) }
@@ -315,12 +329,23 @@ enum HTTP {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard ok == 0 else { throw POSIXError(.ECONNREFUSED) }
-        var h = ["Host": "127.0.0.1:\(port)", "Connection": "close", "Content-Length": "\(body.count)"]
+        var h = ["Host": "127.0.0.1:\(port)", "Connection": "close"]
+        h[chunked ? "Transfer-Encoding" : "Content-Length"] = chunked ? "chunked" : "\(body.count)"
         h.merge(headers) { _, new in new }
         var text = "\(method) \(path) HTTP/1.1\r\n"
-        for (k, v) in h.sorted(by: { $0.key < $1.key }) { text += "\(k): \(v)\r\n" }
+        for (k, v) in h.sorted(by: { $0.key < $1.key }) where !(k == "Host" && v.isEmpty) { text += "\(k): \(v)\r\n" }
         var out = Data((text + "\r\n").utf8)
-        out.append(body)
+        if chunked {
+            for start in stride(from: 0, to: body.count, by: 65536) {
+                let piece = body[start..<min(body.count, start + 65536)]
+                out.append(Data((String(piece.count, radix: 16) + "\r\n").utf8))
+                out.append(piece)
+                out.append(Data("\r\n".utf8))
+            }
+            out.append(Data("0\r\n\r\n".utf8))
+        } else {
+            out.append(body)
+        }
         try out.withUnsafeBytes { p in
             var sent = 0
             while sent < p.count {

@@ -23,8 +23,13 @@ function status(text, error) {
   el.className = error ? "error" : "";
 }
 
+// Query strings with %20 for spaces (URLSearchParams writes "+", which the server reads literally).
+function query(params) {
+  return new URLSearchParams(params).toString().replace(/\+/g, "%20");
+}
+
 function url(path, params) {
-  return "/api/" + path + "?" + new URLSearchParams(params).toString();
+  return "/api/" + path + "?" + query(params);
 }
 
 // Fetches into an <img>, latest wins per lane: the previous request of the lane is aborted, and the
@@ -39,6 +44,8 @@ async function show(img, lane, path, params) {
     if (res.status === 409) return false;
     if (!res.ok) {
       const body = await res.json().catch(() => ({ error: res.statusText }));
+      if (ctl.signal.aborted) return false;
+      if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
       img.removeAttribute("src");
       img.dataset.error = body.error;
       status(body.error, true);
@@ -50,6 +57,7 @@ async function show(img, lane, path, params) {
     img.src = URL.createObjectURL(blob);
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
     delete img.dataset.error;
+    if ($("status").className === "error") status("");
     img.dataset.ms = (performance.now() - started).toFixed(1);
     img.dataset.request = url(path, params);
     return true;
@@ -93,7 +101,13 @@ function drawParams() {
 
 function refreshInput() {
   show($("input"), "input", "input.png", { image: S.image });
-  getJSON("predictions", { image: S.image, top: 5 }).then((d) => {
+  refreshPredictions();
+}
+
+function refreshPredictions() {
+  const image = S.image;
+  getJSON("predictions", { image, top: 5 }).then((d) => {
+    if (image !== S.image) return;   // a newer image was chosen meanwhile
     const ol = $("predictions");
     ol.innerHTML = "";
     for (const p of d.predictions) {
@@ -249,7 +263,7 @@ function stepImage(k) {
 }
 
 async function postImage(blob, name, camera) {
-  const q = new URLSearchParams({ name, ...(camera ? { source: "camera" } : {}) });
+  const q = query({ name, ...(camera ? { source: "camera" } : {}) });
   const res = await fetch("/api/images?" + q, { method: "POST", body: blob });
   const body = await res.json();
   if (!res.ok) throw new Error(body.error);
@@ -266,6 +280,7 @@ async function upload(file) {
 }
 
 async function toggleCamera() {
+  S.cameraGeneration = (S.cameraGeneration || 0) + 1;   // ends a loop still waiting on a frame
   if (S.camera) {
     S.camera.getTracks().forEach((t) => t.stop());
     S.camera = null;
@@ -283,9 +298,9 @@ async function toggleCamera() {
 
 // One frame at a time: grab (mirrored), post, show its views, then the next frame.
 async function cameraLoop() {
-  const v = $("video"), canvas = $("frame");
+  const v = $("video"), canvas = $("frame"), generation = S.cameraGeneration;
   let frames = 0, started = performance.now();
-  while (S.camera) {
+  while (S.camera && S.cameraGeneration === generation) {
     if (S.cameraFrozen || !v.videoWidth) { await new Promise((r) => setTimeout(r, 100)); continue; }
     canvas.width = v.videoWidth; canvas.height = v.videoHeight;
     const ctx = canvas.getContext("2d");
@@ -294,7 +309,10 @@ async function cameraLoop() {
     const blob = await new Promise((r) => canvas.toBlob(r, "image/jpeg", 0.9));
     try {
       const doc = await postImage(blob, "camera.jpg", true);
+      if (S.cameraGeneration !== generation) break;
       S.image = doc.id;
+      refreshUnit();
+      refreshPredictions();
       await Promise.all([show($("input"), "input", "input.png", { image: S.image }), refreshGridAwait(), refreshBackAwait()]);
       frames += 1;
       const fps = frames / ((performance.now() - started) / 1000);
@@ -375,9 +393,13 @@ function onGridClick(e) {
 
 function onUnitClick(e) {
   const l = layer(), img = $("unit");
-  if (l.height * l.width <= 1) return;
-  S.pos = [Math.min(l.height - 1, Math.floor(e.offsetY / img.clientHeight * l.height)),
-           Math.min(l.width - 1, Math.floor(e.offsetX / img.clientWidth * l.width))];
+  if (l.height * l.width <= 1 || !img.naturalWidth) return;
+  // The picture is letterboxed in its box (object-fit: contain).
+  const k = Math.min(img.clientWidth / img.naturalWidth, img.clientHeight / img.naturalHeight);
+  const x = e.offsetX - (img.clientWidth - img.naturalWidth * k) / 2, y = e.offsetY - (img.clientHeight - img.naturalHeight * k) / 2;
+  if (x < 0 || y < 0 || x >= img.naturalWidth * k || y >= img.naturalHeight * k) return;
+  S.pos = [Math.min(l.height - 1, Math.floor(y / (img.naturalHeight * k) * l.height)),
+           Math.min(l.width - 1, Math.floor(x / (img.naturalWidth * k) * l.width))];
   refreshUnit();
   if (!S.frozen) refreshBack();
 }
@@ -413,7 +435,9 @@ async function main() {
   $("imageSelect").onchange = (e) => selectImage(e.target.value);
   $("prevImage").onclick = () => stepImage(-1);
   $("nextImage").onclick = () => stepImage(1);
-  $("upload").onchange = (e) => { if (e.target.files[0]) upload(e.target.files[0]); };
+  $("upload").onchange = (e) => { if (e.target.files[0]) upload(e.target.files[0]); e.target.value = ""; };
+  // After a menu or checkbox is used, the keys go to the page again.
+  document.querySelectorAll("select, input[type=checkbox]").forEach((el) => el.addEventListener("change", () => el.blur()));
   $("cameraButton").onclick = toggleCamera;
   $("save").onclick = saveView;
   $("copy").onclick = copyCommand;
