@@ -7,8 +7,8 @@ import Foundation
 ///
 /// - `XI`: a new image → its forward pass and the activation grid of the page's starting layer
 ///   (upload decoding included). Reported: the 95th percentile.
-/// - `XC`: a click on a unit → its projection PNG, over spatial layers spread through the network
-///   and all three rules. Reported: the 95th percentile.
+/// - `XC`: a click on a unit → its projection PNG, on every layer (quick: 4 spatial layers) under
+///   each of the three rules. Reported: the 95th percentile.
 /// - `XF`: one webcam frame with the back pane on → forward, input picture, grid, projection and
 ///   predictions: the page's loop. Reported: the median frame (frames/s in the note).
 public enum ExplorerBenchmark {
@@ -43,8 +43,9 @@ public enum ExplorerBenchmark {
                 _ = try await engine.activationGrid(p)
             }
         case "XC":
-            let layers = stride(from: 0, to: spatial.count, by: max(1, spatial.count / (quick ? 4 : 12))).map { spatial[$0] }
-            samples = layers.count * ProjectionRule.allCases.count * (quick ? 1 : 2)
+            // Full: every layer of the model (the classifier's too); quick: 4 spatial layers.
+            let layers = quick ? stride(from: 0, to: spatial.count, by: max(1, spatial.count / 4)).map { spatial[$0] } : Array(doc.layers.indices)
+            samples = layers.count * ProjectionRule.allCases.count
             what = "explore: unit click → projection PNG, \(layers.count) layers × 3 rules (p95)"
             _ = try await engine.activationGrid(base)   // the trace of b0, as the page has it before a click
             work = { i in
