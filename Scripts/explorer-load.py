@@ -4,7 +4,9 @@ Starts the explorer on port 0, then CLIENTS threads (default 32) send the page's
 SECONDS (default 60): model and image lists, activation grids and unit maps of random layers,
 projections of random units under random rules, predictions, uploads, camera frames, malformed
 parameters, foreign Host headers, oversized uploads. Reports the answers by status, latency
-percentiles per kind of request and the server's resident memory over time. Fails (exit 1) on a
+percentiles per kind of request and the server's resident memory over time. An upload may get 429:
+the server receives at most 4 upload bodies at once (and holds each until its forward pass is
+done), which is its designed backpressure; the page's camera loop retries. Fails (exit 1) on a
 5xx, a dropped connection, a server that died, or resident memory still growing in the last third.
 
     python3 Scripts/explorer-load.py path/to/convlens [CLIENTS] [SECONDS]
@@ -75,9 +77,9 @@ def one(rng, client):
     if kind == "predictions":
         return kind, request("GET", "/api/predictions?" + q(image=image)), {200}
     if kind == "upload":
-        return kind, request("POST", "/api/images?name=rocket.jpg", body=PHOTO), {201}
+        return kind, request("POST", "/api/images?name=rocket.jpg", body=PHOTO), {201, 429}
     if kind == "camera":
-        return kind, request("POST", "/api/images?name=frame.jpg&source=camera", body=PHOTO), {201}
+        return kind, request("POST", "/api/images?name=frame.jpg&source=camera", body=PHOTO), {201, 429}
     if kind == "bad":
         path = rng.choice(["/api/projection.png?" + q(image=image, layer=l["name"], unit=10**6),
                            "/api/activations.png?" + q(image="nope", layer=l["name"]),
