@@ -56,9 +56,14 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"), .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Page")]),
+        // `convlens bench`: the suite, its networks and ONNX writer, the machine-peak loop, the
+        // explorer's rows and the transposed-convolution table. Linked by the CLI only.
+        .target(
+            name: "ConvLensBenchmarks",
+            dependencies: ["ConvLens", "ConvLensExplorer", "CConvLensKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "convlens",
-            dependencies: ["ConvLens", "ConvLensExplorer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ConvLens", "ConvLensExplorer", "ConvLensBenchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // A small study written with the library (Examples/LayerStudy; run by `make study-check`).
         .executableTarget(name: "LayerStudy", dependencies: ["ConvLens"], path: "Examples/LayerStudy"),
         // The fuzz targets (Docs/Reliability.md): `make fuzz` builds them for libFuzzer; a plain build
@@ -71,6 +76,7 @@ let package = Package(
         .testTarget(name: "ConvLensImagingTests", dependencies: ["ConvLensImaging", "TestSupport"]),
         .testTarget(name: "ConvLensExportTests", dependencies: ["ConvLensExport", "TestSupport"]),
         .testTarget(name: "ConvLensGraphTests", dependencies: ["ConvLens", "TestSupport"]),
+        .testTarget(name: "ConvLensBenchmarksTests", dependencies: ["ConvLensBenchmarks", "TestSupport"]),
         .testTarget(name: "ConvLensProjectionTests", dependencies: ["ConvLens", "TestSupport"]),
         .testTarget(name: "ConvLensCLITests", dependencies: ["ConvLens", "TestSupport"]),
         .testTarget(name: "ConvLensExplorerTests", dependencies: ["ConvLensExplorer", "TestSupport"]),

@@ -209,7 +209,7 @@ public struct OptimizationProblem: Sendable {
         count = request.channels.count
         // One graph for the whole batch: the model re-imported with its batch dimension set.
         if count > 1, !Graph.isKerasFile(model.path), let data = try? AtomicFile.read(model.path),
-           let batched = try? ONNXModelBuilder.settingBatchSize(count, of: data, source: model.path),
+           let batched = try? ONNXRewriting.settingBatchSize(count, of: data, source: model.path),
            let g = try? Graph(onnx: batched, source: model.path) {
             batchGraph = g
         } else {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ConvLens
-import ConvLensExplorer
+import ConvLensBenchmarks
 import Foundation
 
 struct BenchCommand: AsyncParsableCommand {
@@ -27,25 +27,24 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The whole-job workloads' models (Tests/Benchmarks/export_job_models.py).")
     var zoo: String = BenchmarkSuite.defaultZoo
 
+    @Flag(help: "Print the transposed-convolution table instead (FFT vs GEMM, 128→128 channels, 56×56, batch 16, k = 3, 5, 7, 11; best of 5, 3 with --quick).")
+    var fftTable = false
+
     func run() async throws {
         try await runReportingErrors {
+            if fftTable {
+                let progress = BenchProgress()
+                let lines = TransposedConvolutionTable.run(repeats: quick ? 3 : 5) { progress.update($0, 0, 0) }
+                progress.finish()
+                print(lines.joined(separator: "\n"))
+                return
+            }
             let ids = try BenchmarkSuite.select(only?.split(separator: ",", omittingEmptySubsequences: false).map(String.init))
             // Read the baseline before hours of work, so a bad path fails at once.
             let base = try baseline.map { try BenchmarkBaseline(contentsOf: $0) }
             if let out { try AtomicFile.makeDirectory(URL(fileURLWithPath: out).deletingLastPathComponent().path) }
             let progress = BenchProgress()
-            var report = BenchmarkSuite.run(ids: ids, quick: quick, zoo: zoo, progress: progress.update)
-            let start = DispatchTime.now().uptimeNanoseconds
-            for id in ids where BenchmarkSuite.explorerIds.contains(id) {
-                do {
-                    report.workloads.append(try await ExplorerBenchmark.run(id, quick: quick, progress: progress.update))
-                } catch {
-                    report.workloads.append(BenchmarkResult(id: id, what: id, seconds: nil, minSeconds: nil, method: "p95", methods: [:],
-                                                            runs: 0, seeds: 0, flops: 0, gflops: nil, peakRSSBytes: nil,
-                                                            algorithms: "n/a", note: "n/a: \(error)"))
-                }
-            }
-            report.totalSeconds = (report.totalSeconds ?? 0) + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let report = await BenchmarkSuite.runAll(ids: ids, quick: quick, zoo: zoo, progress: progress.update)
             progress.finish()
             let data = try report.jsonData()
             if let out { try AtomicFile.write(data + Data("\n".utf8), to: out) }
@@ -66,8 +65,8 @@ final class BenchProgress: @unchecked Sendable {
     func update(_ id: String, _ done: Int, _ total: Int) {
         guard enabled else { return }
         shown = true
-        let what = done == 0 ? "warm-up" : "run \(done)/\(total)"
-        FileHandle.standardError.write(Data("\r\u{1B}[Kbench \(id): \(what)".utf8))
+        let what = total == 0 ? "" : done == 0 ? ": warm-up" : ": run \(done)/\(total)"
+        FileHandle.standardError.write(Data("\r\u{1B}[Kbench \(id)\(what)".utf8))
     }
 
     func finish() {

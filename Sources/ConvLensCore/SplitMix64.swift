@@ -1,11 +1,11 @@
-import ConvLensCore
 import Foundation
 
 /// A small deterministic random number generator (SplitMix64, Steele, Lea & Flood 2014), with
 /// normal samples by the Box–Muller transform.
 ///
-/// The same seed gives the same sequence on every platform and in every process, so benchmark
-/// weights and inputs are fixed without shipping files.
+/// The same seed gives the same sequence on every platform and in every process: `convlens
+/// optimize --seed` draws its noise and transforms from it, and the benchmarks their weights and
+/// inputs, without shipping files.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
     private var spare: Double?

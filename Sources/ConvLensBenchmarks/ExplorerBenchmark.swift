@@ -1,4 +1,5 @@
 import ConvLens
+import ConvLensExplorer
 import Foundation
 
 /// The explorer's rows of `convlens bench` (Docs/Performance.md, Docs/Explorer.md "Speed"): what a
@@ -104,5 +105,26 @@ public enum ExplorerBenchmark {
         func wide(_ l: LayerDocument) -> Bool { l.height > 1 && (l.receptiveField?.size.first ?? 0) >= side / 4 }
         return doc.layers.firstIndex { wide($0) && ["Relu", "Clip", "LeakyRelu"].contains($0.op) }
             ?? doc.layers.firstIndex(where: wide) ?? 0
+    }
+}
+
+extension BenchmarkSuite {
+    /// Runs the workloads `ids` (from ``select(_:)``): the suite's with ``run(ids:quick:zoo:progress:)``,
+    /// then the explorer's (``ExplorerBenchmark``), in one report. A workload that cannot run has
+    /// `seconds == nil` and says why in its note.
+    public static func runAll(ids: [String], quick: Bool, zoo: String = defaultZoo, progress: Progress? = nil) async -> BenchmarkReport {
+        var report = run(ids: ids, quick: quick, zoo: zoo, progress: progress)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for id in ids where explorerIds.contains(id) {
+            do {
+                report.workloads.append(try await ExplorerBenchmark.run(id, quick: quick, progress: progress))
+            } catch {
+                report.workloads.append(BenchmarkResult(id: id, what: id, seconds: nil, minSeconds: nil, method: "p95", methods: [:],
+                                                        runs: 0, seeds: 0, flops: 0, gflops: nil, peakRSSBytes: nil,
+                                                        algorithms: "n/a", note: "n/a: \(error)"))
+            }
+        }
+        report.totalSeconds = (report.totalSeconds ?? 0) + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return report
     }
 }

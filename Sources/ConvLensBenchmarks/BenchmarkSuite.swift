@@ -1,3 +1,4 @@
+import ConvLens
 import ConvLensCore
 import ConvLensExport
 import ConvLensGraph
@@ -327,7 +328,7 @@ public enum BenchmarkSuite {
     static func mobileNet(batch: Int) throws -> Graph {
         let path = try BundledResources.path(BundledResources.defaultModel)
         var data = try AtomicFile.read(path)
-        if batch != 1 { data = try ONNXModelBuilder.settingBatchSize(batch, of: data, source: path) }
+        if batch != 1 { data = try ONNXRewriting.settingBatchSize(batch, of: data, source: path) }
         return try Graph(onnx: data, source: path)
     }
 

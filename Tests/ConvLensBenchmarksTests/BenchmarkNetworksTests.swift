@@ -1,4 +1,5 @@
 import ConvLens
+import ConvLensBenchmarks
 import Foundation
 import TestSupport
 import XCTest
@@ -78,7 +79,7 @@ final class BenchmarkNetworksTests: XCTestCase {
         let path = try BundledResources.path(BundledResources.defaultModel)
         let data = try AtomicFile.read(path)
         let one = try Graph(onnx: data, source: path)
-        let two = try Graph(onnx: try ONNXModelBuilder.settingBatchSize(2, of: data, source: path), source: path)
+        let two = try Graph(onnx: try ONNXRewriting.settingBatchSize(2, of: data, source: path), source: path)
         XCTAssertEqual(two.inputShape, [2, 3, 224, 224])
         XCTAssertEqual(two.shapes["logits"], [2, 1000])
         var rng = SplitMix64(seed: 7)
@@ -90,6 +91,6 @@ final class BenchmarkNetworksTests: XCTestCase {
     }
 
     func testSettingBatchSizeRejectsGarbage() {
-        XCTAssertThrowsError(try ONNXModelBuilder.settingBatchSize(2, of: Data([1, 2, 3]), source: "x.onnx"))
+        XCTAssertThrowsError(try ONNXRewriting.settingBatchSize(2, of: Data([1, 2, 3]), source: "x.onnx"))
     }
 }
