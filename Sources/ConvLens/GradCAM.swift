@@ -133,7 +133,7 @@ extension Model {
                 let index: Int
                 if case .classIndex(let k) = target {
                     guard k >= 0 && k < scores.count else {
-                        throw ConvLensError(.outOfRange, file: "--class", "class \(k) is out of range: the model has classes 0-\(scores.count - 1)")
+                        throw ConvLensError(.outOfRange, parameter: "class", "class \(k) is out of range: the model has classes 0-\(scores.count - 1)")
                     }
                     index = k
                 } else {
@@ -173,14 +173,14 @@ extension Model {
         let layer = try graph.layer(matching: request.layer)
         let d = layer.shape.dimensions
         guard d.count == 4, d[0] == 1 else {
-            throw ConvLensError(.unsupportedFeature, file: "--layer", "Grad-CAM needs a [1, C, H, W] layer; '\(layer.name)' has shape \(layer.shape)")
+            throw ConvLensError(.unsupportedFeature, parameter: "layer", "Grad-CAM needs a [1, C, H, W] layer; '\(layer.name)' has shape \(layer.shape)")
         }
         if let axes = graph.receptiveFields()[layer.tensorName]?.mapAxes, axes != [2, 3] {
-            throw ConvLensError(.unsupportedFeature, file: "--layer",
+            throw ConvLensError(.unsupportedFeature, parameter: "layer",
                                 "'\(layer.name)' holds its map in axes \(axes) (a channels-last tensor); choose the layer after the block's Transpose back")
         }
         guard request.targets.count <= GradCAMRequest.maximumTargets else {
-            throw ConvLensError(.absurdSize, file: "--class", "\(request.targets.count) targets; Grad-CAM takes at most \(GradCAMRequest.maximumTargets) per run")
+            throw ConvLensError(.absurdSize, parameter: "class", "\(request.targets.count) targets; Grad-CAM takes at most \(GradCAMRequest.maximumTargets) per run")
         }
         let targets = try resolve(request.targets, trace: trace)
         let projector = Projector(trace: trace)

@@ -68,11 +68,11 @@ extension Model {
         }
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
         guard request.window >= 1, request.stride >= 1, request.window <= min(h, w) else {
-            throw ConvLensError(.outOfRange, file: "--window", "a \(request.window)-pixel window with stride \(request.stride) does not fit the \(h)×\(w) input")
+            throw ConvLensError(.outOfRange, parameter: "window", "a \(request.window)-pixel window with stride \(request.stride) does not fit the \(h)×\(w) input")
         }
-        guard request.baseline.isFinite else { throw ConvLensError(.invalidArgument, file: "--baseline", "the baseline must be a finite number") }
+        guard request.baseline.isFinite else { throw ConvLensError(.invalidArgument, parameter: "baseline", "the baseline must be a finite number") }
         guard request.targets.count <= OcclusionRequest.maximumTargets else {
-            throw ConvLensError(.absurdSize, file: "--class", "\(request.targets.count) targets; occlusion takes at most \(OcclusionRequest.maximumTargets) per run")
+            throw ConvLensError(.absurdSize, parameter: "class", "\(request.targets.count) targets; occlusion takes at most \(OcclusionRequest.maximumTargets) per run")
         }
         let targets = try resolve(request.targets, trace: trace, mapSums: true)
         let scores = try? scoreLayer()

@@ -181,9 +181,9 @@ public struct OptimizationProblem: Sendable {
         }
         let d = layer.shape.dimensions
         guard (d.count == 4 || d.count == 2), d[0] == 1 else {
-            throw ConvLensError(.unsupportedFeature, file: "--layer", "layer '\(layer.name)' has shape \(layer.shape); optimize needs a [1, C, H, W] or [1, N] layer")
+            throw ConvLensError(.unsupportedFeature, parameter: "layer", "layer '\(layer.name)' has shape \(layer.shape); optimize needs a [1, C, H, W] or [1, N] layer")
         }
-        guard !request.channels.isEmpty else { throw ConvLensError(.invalidArgument, file: "--channel", "no channel to optimize") }
+        guard !request.channels.isEmpty else { throw ConvLensError(.invalidArgument, parameter: "channel", "no channel to optimize") }
         guard request.channels.count <= OptimizeRequest.maximumImages else {
             throw ConvLensError(.absurdSize, file: request.objective == .classScore ? "--class" : "--channel",
                                 "\(request.channels.count) images; one run optimizes at most \(OptimizeRequest.maximumImages) (split the channels over several runs)")
@@ -194,13 +194,13 @@ public struct OptimizationProblem: Sendable {
         }
         if case .unit(_, let y?, let x?) = request.objective {
             guard d.count == 4, y >= 0, y < d[2], x >= 0, x < d[3] else {
-                throw ConvLensError(.outOfRange, file: "--at", "position \(y),\(x) is outside layer '\(layer.name)' (\(layer.shape))")
+                throw ConvLensError(.outOfRange, parameter: "at", "position \(y),\(x) is outside layer '\(layer.name)' (\(layer.shape))")
             }
         }
         if request.parameterization == .fourier {
-            guard w % 2 == 0 else { throw ConvLensError(.unsupportedFeature, file: "--param", "the Fourier parameterization needs an even input width; this model's is \(w)") }
+            guard w % 2 == 0 else { throw ConvLensError(.unsupportedFeature, parameter: "param", "the Fourier parameterization needs an even input width; this model's is \(w)") }
             if request.blurEvery > 0 || request.clipValuesPercentile > 0 || request.clipNormPercentile > 0 {
-                throw ConvLensError(.invalidArgument, file: "--param", "blurring and clipping act on pixels: use --param pixels")
+                throw ConvLensError(.invalidArgument, parameter: "param", "blurring and clipping act on pixels: use --param pixels")
             }
             fourier = FourierImage(height: h, width: w)
         } else {

@@ -69,7 +69,7 @@ extension Graph {
     public func fieldBox(_ layer: Layer, y: Int, x: Int) throws -> (top: Int, left: Int, height: Int, width: Int) {
         let rf = receptiveFields()[layer.tensorName] ?? .pixel
         if layer.shape.rank == 4, let axes = rf.mapAxes, axes != [2, 3] {
-            throw ConvLensError(.unsupportedFeature, file: "--layer",
+            throw ConvLensError(.unsupportedFeature, parameter: "layer",
                                 "'\(layer.name)' holds its map in axes \(axes) (a channels-last tensor \(layer.shape)); crops and panels need an NCHW layer: choose the layer after the block's Transpose back")
         }
         let (cy, cx) = rf.center(y: y, x: x)

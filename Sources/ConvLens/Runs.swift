@@ -47,7 +47,7 @@ extension Model {
             if let overlay, overlay.layers?.contains(query) ?? true {
                 _ = try ChannelSelection([overlay.channel]).channels(count: geo.channels, layer: layer.name)
                 guard !geo.isFullyConnected else {
-                    throw ConvLensError(.invalidArgument, file: "--overlay", "layer '\(layer.name)' \(trace.activation(layer).shape) has no spatial map to overlay")
+                    throw ConvLensError(.invalidArgument, parameter: "overlay", "layer '\(layer.name)' \(trace.activation(layer).shape) has no spatial map to overlay")
                 }
             }
         }

@@ -405,7 +405,7 @@ extension Model {
             switch s.count {
             case 4: shape = [s[1], s[2], s[3]]
             case 2: shape = [s[1], 1, 1]
-            default: throw ConvLensError(.unsupportedFeature, file: "--layer", "\(layer.name) has shape \(layer.shape); a scan needs [1, C, H, W] or [1, N]")
+            default: throw ConvLensError(.unsupportedFeature, parameter: "layer", "\(layer.name) has shape \(layer.shape); a scan needs [1, C, H, W] or [1, N]")
             }
             var stem = fileStem(forLayer: layer.name)
             if used.contains(stem) { stem += "-\(layer.index)" }

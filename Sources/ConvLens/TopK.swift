@@ -49,12 +49,12 @@ extension Model {
         }
         let layer = try graph.layer(matching: request.layer)
         guard let scanned = scan.layers.first(where: { $0.name == layer.name }) else {
-            throw ConvLensError(.unknownLayer, file: "--layer", "\(layer.name) was not scanned; the scan has \(scan.layers.map(\.name).joined(separator: ", "))")
+            throw ConvLensError(.unknownLayer, parameter: "layer", "\(layer.name) was not scanned; the scan has \(scan.layers.map(\.name).joined(separator: ", "))")
         }
         let channelCount = scanned.shape[0]
         let channels = request.channels ?? Array(0..<channelCount)
         if let bad = channels.first(where: { $0 < 0 || $0 >= channelCount }) {
-            throw ConvLensError(.outOfRange, file: "--channel", "channel \(bad) is out of range: \(layer.name) has channels 0 to \(channelCount - 1)")
+            throw ConvLensError(.outOfRange, parameter: "channel", "channel \(bad) is out of range: \(layer.name) has channels 0 to \(channelCount - 1)")
         }
         let source = ScanSource(kind: scan.sourceKind, path: scan.source, images: scan.images)
         // Group the seeds by image so each image runs forward once and projects as one batch.

@@ -121,16 +121,16 @@ extension Model {
         guard let layer = convolutionLayer(for: query), let (geometry, transposed) = graph.nodes[layer.nodeIndex].convolution else {
             let producer = graph.nodes[query.nodeIndex].inputs.first.flatMap { name in graph.layers.first { $0.tensorName == name } }
             let hint = producer.flatMap { convolutionLayer(for: $0) }.map { "; its input comes from the convolution '\($0.name)'" } ?? ""
-            throw ConvLensError(.invalidArgument, file: "--layer",
+            throw ConvLensError(.invalidArgument, parameter: "layer",
                                 "'\(query.name)' is a \(query.opType) layer, not a convolution; filters need a Conv or ConvTranspose layer\(hint)")
         }
         let node = graph.nodes[layer.nodeIndex]
         let groups = geometry.groups
         guard node.inputs.count > 1, let w = graph.initializers[node.inputs[1]] else {
-            throw ConvLensError(.unsupportedFeature, file: "--layer", "'\(layer.name)': its weights are computed, not stored in the model")
+            throw ConvLensError(.unsupportedFeature, parameter: "layer", "'\(layer.name)': its weights are computed, not stored in the model")
         }
         guard w.rank == 4 else {
-            throw ConvLensError(.unsupportedFeature, file: "--layer", "'\(layer.name)': weights of shape \(w.shape) are not 2-D convolution kernels")
+            throw ConvLensError(.unsupportedFeature, parameter: "layer", "'\(layer.name)': weights of shape \(w.shape) are not 2-D convolution kernels")
         }
         return FilterWeights(layer: layer, weights: w, groups: groups, isTransposed: transposed, initializer: node.inputs[1])
     }
@@ -313,7 +313,7 @@ extension Model {
         let layout = gridLayout(set, grid, labels: labels)
         let (pixels, overflow) = layout.width.multipliedReportingOverflow(by: layout.height)
         guard !overflow, pixels <= Image.maximumPixelCount else {
-            throw ConvLensError(.absurdSize, file: "--zoom", "the grid of layer '\(layer)' would be \(layout.width)×\(layout.height) pixels; use a smaller --zoom, --max-tiles or --channel")
+            throw ConvLensError(.absurdSize, parameter: "zoom", "the grid of layer '\(layer)' would be \(layout.width)×\(layout.height) pixels; use a smaller zoom, fewer tiles or fewer channels")
         }
         return layout
     }

@@ -62,7 +62,7 @@ public enum BenchmarkSuite {
         for raw in only {
             let id = raw.trimmingCharacters(in: .whitespaces).uppercased()
             guard ids.contains(id) else {
-                throw ConvLensError(.invalidArgument, file: "--only", "unknown workload '\(raw)'; the workloads are \(ids.joined(separator: ", "))")
+                throw ConvLensError(.invalidArgument, parameter: "only", "unknown workload '\(raw)'; the workloads are \(ids.joined(separator: ", "))")
             }
             chosen.insert(id)
         }
@@ -320,7 +320,7 @@ public enum BenchmarkSuite {
                                 return "fft param"
                             })
         default:
-            throw ConvLensError(.invalidArgument, file: "--only", "unknown workload '\(id)'; the workloads are \(ids.joined(separator: ", "))")
+            throw ConvLensError(.invalidArgument, parameter: "only", "unknown workload '\(id)'; the workloads are \(ids.joined(separator: ", "))")
         }
     }
 

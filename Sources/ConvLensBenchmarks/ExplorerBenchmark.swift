@@ -70,7 +70,7 @@ public enum ExplorerBenchmark {
                 _ = try await engine.predictions(p)
             }
         default:
-            throw ConvLensError(.invalidArgument, file: "--only", "unknown explorer workload '\(id)'")
+            throw ConvLensError(.invalidArgument, parameter: "only", "unknown explorer workload '\(id)'")
         }
 
         ResourceUsage.resetPeak()

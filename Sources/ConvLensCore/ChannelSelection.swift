@@ -30,7 +30,7 @@ public struct ChannelSelection: Sendable, Hashable, CustomStringConvertible {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed == "all" { self = .all; return }
         func bad(_ why: String) -> ConvLensError {
-            ConvLensError(.invalidArgument, file: "--channel", "'\(text)' \(why); expected 0-based channels and ranges such as 3, 3,7,12 or 0-15")
+            ConvLensError(.invalidArgument, parameter: "channel", "'\(text)' \(why); expected 0-based channels and ranges such as 3, 3,7,12 or 0-15")
         }
         var ranges: [ClosedRange<Int>] = []
         for item in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
@@ -67,7 +67,7 @@ public struct ChannelSelection: Sendable, Hashable, CustomStringConvertible {
                 let bad = r.lowerBound >= count ? r.lowerBound : count
                 let which = layer.map { "layer '\($0)'" } ?? "the layer"
                 let has = count == 0 ? "has no channels" : "has \(count) channel\(count == 1 ? "" : "s") (0-\(count - 1))"
-                throw ConvLensError(.outOfRange, file: "--channel", "channel \(bad) is out of range: \(which) \(has)")
+                throw ConvLensError(.outOfRange, parameter: "channel", "channel \(bad) is out of range: \(which) \(has)")
             }
             for c in r where seen.insert(c).inserted { out.append(c) }
         }

@@ -39,8 +39,14 @@ public struct ConvLensError: Error, CustomStringConvertible, Sendable, Equatable
 
     /// What went wrong.
     public var code: Code
-    /// The file (or argument, such as `--layer`) the error concerns; `nil` when none applies.
+    /// The file (or, from a front end, the argument such as `--layer`) the error concerns; `nil`
+    /// when none applies.
     public var file: String?
+    /// The request parameter the error concerns, by the library's name for it (`layer`,
+    /// `channel`, `at`, `class`, `window`, `view`, …); `nil` when none applies. The library does
+    /// not know how a front end spells it: the command line names it as its flag (`--layer`), the
+    /// explorer as its query parameter (``naming(parameter:)``).
+    public var parameter: String?
     /// One human-readable sentence saying what was expected and what was found.
     public var detail: String
 
@@ -50,9 +56,29 @@ public struct ConvLensError: Error, CustomStringConvertible, Sendable, Equatable
         self.detail = detail
     }
 
-    /// One line: `FILE: DETAIL` (or just the detail when no file applies).
+    /// An error about a request parameter (see ``parameter``) rather than a file.
+    public init(_ code: Code, parameter: String, _ detail: String) {
+        self.code = code
+        self.parameter = parameter
+        self.detail = detail
+    }
+
+    /// The same error with its ``parameter`` shown under a front end's name for it, as the
+    /// subject of ``description`` and ``line`` (when the error names no file).
+    /// - Parameter name: the front end's spelling of a library parameter (`"layer"` → `"--layer"`).
+    public func naming(parameter name: (String) -> String) -> ConvLensError {
+        guard let parameter else { return self }
+        var copy = self
+        copy.parameter = name(parameter)
+        return copy
+    }
+
+    /// What the error is about: the file, else the parameter.
+    private var subject: String? { file ?? parameter }
+
+    /// One line: `FILE: DETAIL`, `PARAMETER: DETAIL`, or just the detail when neither applies.
     public var description: String {
-        if let file { return "\(file): \(detail)" }
+        if let subject { return "\(subject): \(detail)" }
         return detail
     }
 
@@ -63,7 +89,7 @@ public struct ConvLensError: Error, CustomStringConvertible, Sendable, Equatable
     /// stops at 1,000 characters.
     public var line: String {
         var text = ConvLensError.shortenQuotes(detail)
-        if let file {
+        if let file = subject {
             let f = file.count > 160 ? "\(file.prefix(40))…\(file.suffix(100))" : file
             text = "\(f): \(text)"
         }
@@ -105,10 +131,10 @@ public struct ConvLensError: Error, CustomStringConvertible, Sendable, Equatable
         return out
     }
 
-    /// The same error attributed to `file` when it has no file yet.
+    /// The same error attributed to `file` when it names neither a file nor a parameter yet.
     public func attributed(to file: String) -> ConvLensError {
         var copy = self
-        if copy.file == nil { copy.file = file }
+        if copy.file == nil && copy.parameter == nil { copy.file = file }
         return copy
     }
 }

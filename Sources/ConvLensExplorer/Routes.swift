@@ -144,11 +144,8 @@ enum Routes {
         case let e as NotFound: return Routes.error(.notFound, e.line)
         case is Superseded: return Routes.error(.conflict, "superseded by a newer request")
         case let error as ConvLensError:
-            // The library names command-line flags (`--layer`); here they are query parameters.
-            let e = ConvLensError(error.code, file: error.file.map { f in
-                guard f.hasPrefix("--") else { return f }
-                return ["--channel": "unit", "--at": "y/x", "--seed": "seed"][f] ?? String(f.dropFirst(2))
-            }, error.detail)
+            // Library parameters under this API's names for them (a unit is a channel here).
+            let e = error.naming { ["channel": "unit", "at": "y/x"][$0] ?? $0 }
             switch e.code {
             case .unknownLayer: return Routes.error(.notFound, e.line)
             case .unwritableOutput, .missingResource: return Routes.error(.internalServerError, e.line)

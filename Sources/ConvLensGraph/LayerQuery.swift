@@ -9,7 +9,7 @@ extension Graph {
         if let l = layers.first(where: { $0.tensorName == query }) { return l }
         if query.hasPrefix("#"), let n = Int(query.dropFirst()) {
             guard n >= 0 && n < layers.count else {
-                throw ConvLensError(.unknownLayer, file: "--layer", "'\(query)' is out of range: the model has layers #0 to #\(layers.count - 1)")
+                throw ConvLensError(.unknownLayer, parameter: "layer", "'\(query)' is out of range: the model has layers #0 to #\(layers.count - 1)")
             }
             return layers[n]
         }
@@ -17,7 +17,7 @@ extension Graph {
             let a = Graph.editDistance($0, query), b = Graph.editDistance($1, query)
             return a != b ? a < b : $0 < $1
         }.prefix(3)
-        throw ConvLensError(.unknownLayer, file: "--layer", "no layer named '\(query)' in \(source); nearest: \(nearest.map { "'\($0)'" }.joined(separator: ", "))")
+        throw ConvLensError(.unknownLayer, parameter: "layer", "no layer named '\(query)' in \(source); nearest: \(nearest.map { "'\($0)'" }.joined(separator: ", "))")
     }
 
     /// Levenshtein distance between two strings (by Unicode scalar).

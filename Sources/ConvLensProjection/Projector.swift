@@ -92,7 +92,7 @@ public struct Projector: Sendable {
         let stacked = makeSeeds(resolved, activation: act)
         if target.tensorName == layer.tensorName { return stacked.dense(layer.shape) }
         guard target.nodeIndex < layer.nodeIndex else {
-            throw ConvLensError(.invalidArgument, file: "--layer", "layer '\(target.name)' comes after '\(layer.name)'; its signal needs a layer computed before the target")
+            throw ConvLensError(.invalidArgument, parameter: "layer", "layer '\(target.name)' comes after '\(layer.name)'; its signal needs a layer computed before the target")
         }
         return try backward(from: layer, seeds: stacked, count: resolved.count, rule: rule, to: target)
     }
@@ -203,12 +203,12 @@ public struct Projector: Sendable {
         }
         if let target {
             guard let g = grads[target.tensorName] else {
-                throw ConvLensError(.invalidArgument, file: "--layer", "layer '\(target.name)' has no influence on '\(layer.name)'")
+                throw ConvLensError(.invalidArgument, parameter: "layer", "layer '\(target.name)' has no influence on '\(layer.name)'")
             }
             return g.dense(target.shape)
         }
         guard let g = grads[graph.inputName] else {
-            throw ConvLensError(.invalidArgument, file: "--layer", "the input has no influence on layer '\(layer.name)'")
+            throw ConvLensError(.invalidArgument, parameter: "layer", "the input has no influence on layer '\(layer.name)'")
         }
         return g.dense(graph.inputShape)
     }

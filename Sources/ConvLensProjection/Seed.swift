@@ -48,15 +48,15 @@ extension Seed {
     public func resolve(in activation: Tensor, layer: String) throws -> ResolvedSeed {
         let d = activation.shape.dimensions
         guard (d.count == 4 || d.count == 2), d[0] == 1 else {
-            throw ConvLensError(.unsupportedFeature, file: "--layer", "layer '\(layer)' has shape \(activation.shape); seeds need a [1, C, H, W] or [1, N] layer")
+            throw ConvLensError(.unsupportedFeature, parameter: "layer", "layer '\(layer)' has shape \(activation.shape); seeds need a [1, C, H, W] or [1, N] layer")
         }
         let channels = d[1]
         guard channel >= 0 && channel < channels else {
-            throw ConvLensError(.outOfRange, file: "--channel", "channel \(channel) is out of range: layer '\(layer)' has channels 0-\(channels - 1)")
+            throw ConvLensError(.outOfRange, parameter: "channel", "channel \(channel) is out of range: layer '\(layer)' has channels 0-\(channels - 1)")
         }
         if d.count == 2 {
             if case .unit(_, let y, let x) = self, y != nil || x != nil {
-                throw ConvLensError(.invalidArgument, file: "--at", "layer '\(layer)' is fully connected (\(activation.shape)); it has no positions")
+                throw ConvLensError(.invalidArgument, parameter: "at", "layer '\(layer)' is fully connected (\(activation.shape)); it has no positions")
             }
             return ResolvedSeed(seed: self, channel: channel, y: nil, x: nil, activation: activation.scalars[channel])
         }
@@ -65,7 +65,7 @@ extension Seed {
         switch self {
         case .unit(_, let y?, let x?):
             guard y >= 0 && y < h && x >= 0 && x < w else {
-                throw ConvLensError(.outOfRange, file: "--at", "position \(y),\(x) is outside layer '\(layer)''s \(h)×\(w) map")
+                throw ConvLensError(.outOfRange, parameter: "at", "position \(y),\(x) is outside layer '\(layer)''s \(h)×\(w) map")
             }
             return ResolvedSeed(seed: self, channel: channel, y: y, x: x, activation: plane[plane.startIndex + y * w + x])
         case .unit:

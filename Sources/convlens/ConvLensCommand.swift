@@ -50,8 +50,7 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as ConvLensError {
-        // One line, whatever the names in the message contain, and long user strings cut.
-        FileHandle.standardError.write(Data("convlens: \(error.line)\n".utf8))
+        FileHandle.standardError.write(Data("convlens: \(error.commandLine)\n".utf8))
         throw ExitCode(2)
     } catch let error as ExitCode {
         throw error
@@ -61,4 +60,11 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
         FileHandle.standardError.write(Data("convlens: \(line)\n".utf8))
         throw ExitCode(2)
     }
+}
+
+extension ConvLensError {
+    /// The error as the command line reports it: one line, whatever the names in the message
+    /// contain, long user strings cut, and a library parameter named as its flag (each request
+    /// field the library names is the flag of that name: `layer` → `--layer`).
+    var commandLine: String { naming { "--\($0)" }.line }
 }

@@ -29,7 +29,7 @@ struct FiltersCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let v = view {
-            do { _ = try FilterView(parsing: v) } catch let e as ConvLensError { throw ValidationError(e.description) }
+            do { _ = try FilterView(parsing: v) } catch let e as ConvLensError { throw ValidationError(e.commandLine) }
         }
     }
 

@@ -57,7 +57,7 @@ struct ActivationDrawingOptions: ParsableArguments {
         if !(gamma > 0 && gamma.isFinite) { throw ValidationError("--gamma must be a positive finite number, got \(gamma)") }
         if channel != nil && allChannels { throw ValidationError("give --channel or --all-channels, not both") }
         if let c = channel {
-            do { _ = try ChannelSelection(parsing: c) } catch let e as ConvLensError { throw ValidationError(e.description) }
+            do { _ = try ChannelSelection(parsing: c) } catch let e as ConvLensError { throw ValidationError(e.commandLine) }
         }
     }
 

@@ -15,7 +15,7 @@ final class ChannelSelectionTests: XCTestCase {
 
     func testRejectsMalformedLists() {
         for bad in ["", "a", "3,", "-1", "5-2", "1-2-3", "1..3", "2-"] {
-            assertThrowsConvLensError(.invalidArgument, mentioning: "--channel") { try ChannelSelection(parsing: bad) }
+            assertThrowsConvLensError(.invalidArgument, parameter: "channel") { try ChannelSelection(parsing: bad) }
         }
     }
 

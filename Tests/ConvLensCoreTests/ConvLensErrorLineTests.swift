@@ -9,6 +9,21 @@ final class ConvLensErrorLineTests: XCTestCase {
         XCTAssertEqual(e.line, "--layer: no layer named '\(String(repeating: "x", count: 60))… (5000 characters)' in m.onnx; nearest: 'conv1'")
     }
 
+    /// The library names a request parameter; each front end spells it its own way (issue 18).
+    func testParameterIsNamedByTheFrontEnd() {
+        let e = ConvLensError(.outOfRange, parameter: "channel", "channel 9 is out of range: layer 'c' has channels 0-7")
+        XCTAssertNil(e.file)
+        XCTAssertEqual(e.line, "channel: channel 9 is out of range: layer 'c' has channels 0-7")
+        XCTAssertEqual(e.naming { "--\($0)" }.line, "--channel: channel 9 is out of range: layer 'c' has channels 0-7")
+        XCTAssertEqual(e.naming { $0 == "channel" ? "unit" : $0 }.description, "unit: channel 9 is out of range: layer 'c' has channels 0-7")
+        // A parameter error keeps its subject when a caller attributes errors to its input file.
+        XCTAssertEqual(e.attributed(to: "image.png").line, e.line)
+        // Naming leaves a file error alone.
+        let f = ConvLensError(.malformedFile, file: "m.onnx", "truncated")
+        XCTAssertEqual(f.naming { "--\($0)" }, f)
+        XCTAssertEqual(ConvLensError(.malformedFile, "truncated").attributed(to: "m.onnx").line, "m.onnx: truncated")
+    }
+
     func testApostrophesInWordsAreNotQuotes() {
         let detail = "the model's input [1, 3, 224, 224] is not an image batch; give a .npy input of the layer's shape, as the guide's table shows; 'conv1'"
         XCTAssertEqual(ConvLensError(.unsupportedFeature, detail).line, detail)

@@ -61,7 +61,7 @@ final class RenderGoldenTests: XCTestCase {
         assertThrowsConvLensError(.invalidArgument, mentioning: "3 channels") { try FilterTiles(view: .rgb).tiles(for: weights(2, 4)) }
         assertThrowsConvLensError(.outOfRange, mentioning: "input:4") { try FilterTiles(view: .input(4)).tiles(for: weights(2, 4)) }
         assertThrowsConvLensError(.invalidArgument, mentioning: "depthwise") { try FilterTiles(view: .depthwise).tiles(for: weights(2, 4)) }
-        assertThrowsConvLensError(.invalidArgument, mentioning: "--view") { try FilterView(parsing: "input:x") }
+        assertThrowsConvLensError(.invalidArgument, parameter: "view") { try FilterView(parsing: "input:x") }
         XCTAssertEqual(try FilterView(parsing: "input:7"), .input(7))
     }
 

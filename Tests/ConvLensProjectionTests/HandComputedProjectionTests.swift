@@ -62,10 +62,10 @@ final class HandComputedProjectionTests: XCTestCase {
     func testOutOfRangeSeedsAreErrors() throws {
         let (graph, trace) = try setUpTrace()
         let pool = try graph.layer(matching: "pool")
-        assertThrowsConvLensError(.outOfRange, mentioning: "--channel") {
+        assertThrowsConvLensError(.outOfRange, parameter: "channel") {
             try Projector(trace: trace).project(layer: pool, seeds: [.unit(channel: 1)], rule: .guided)
         }
-        assertThrowsConvLensError(.outOfRange, mentioning: "--at") {
+        assertThrowsConvLensError(.outOfRange, parameter: "at") {
             try Projector(trace: trace).project(layer: pool, seeds: [.unit(channel: 0, y: 1, x: 0)], rule: .guided)
         }
     }

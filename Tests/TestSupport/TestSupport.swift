@@ -38,8 +38,9 @@ public func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Double 
     }
 }
 
-/// Asserts that `body` throws a ``ConvLensError`` with `code`, optionally mentioning `mentioning`.
-public func assertThrowsConvLensError<T>(_ code: ConvLensError.Code, mentioning: String? = nil,
+/// Asserts that `body` throws a ``ConvLensError`` with `code`, optionally mentioning `mentioning` and
+/// concerning the request parameter `parameter`.
+public func assertThrowsConvLensError<T>(_ code: ConvLensError.Code, mentioning: String? = nil, parameter: String? = nil,
                                          file: StaticString = #filePath, line: UInt = #line,
                                          _ body: () throws -> T) {
     do {
@@ -47,6 +48,9 @@ public func assertThrowsConvLensError<T>(_ code: ConvLensError.Code, mentioning:
         XCTFail("expected a ConvLensError \(code), nothing was thrown", file: file, line: line)
     } catch let e as ConvLensError {
         XCTAssertEqual(e.code, code, "\(e)", file: file, line: line)
+        if let parameter {
+            XCTAssertEqual(e.parameter, parameter, "error '\(e)' does not concern the parameter '\(parameter)'", file: file, line: line)
+        }
         if let m = mentioning {
             XCTAssertTrue(e.description.contains(m), "error '\(e)' does not mention '\(m)'", file: file, line: line)
         }

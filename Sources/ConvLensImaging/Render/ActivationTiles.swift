@@ -83,7 +83,7 @@ public struct ActivationTiles: Sendable {
         let g = ActivationTiles.geometry(of: activation.shape)
         let chosen = try selectedChannels(count: g.channels, layer: layer)
         guard !chosen.isEmpty else {
-            throw ConvLensError(.outOfRange, file: "--channel", "no channels selected")
+            throw ConvLensError(.outOfRange, parameter: "channel", "no channels selected")
         }
         let data = chosen.map { Array(ActivationTiles.map(activation, channel: $0)) }
         let hw = g.height * g.width

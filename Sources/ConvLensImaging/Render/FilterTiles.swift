@@ -34,7 +34,7 @@ public enum FilterView: Sendable, Hashable, CustomStringConvertible {
             if text.hasPrefix("input:"), let k = Int(text.dropFirst(6)), k >= 0 {
                 self = .input(k)
             } else {
-                throw ConvLensError(.invalidArgument, file: "--view", "'\(text)' is not a filter view; expected rgb, pairs, input:K, norm or depthwise")
+                throw ConvLensError(.invalidArgument, parameter: "view", "'\(text)' is not a filter view; expected rgb, pairs, input:K, norm or depthwise")
             }
         }
     }
@@ -102,7 +102,7 @@ public struct FilterTiles: Sendable {
         switch v {
         case .rgb:
             guard b == 3 else {
-                throw ConvLensError(.invalidArgument, file: "--view", "rgb needs 3 channels per filter; these weights \(weights.shape) have \(b)")
+                throw ConvLensError(.invalidArgument, parameter: "view", "rgb needs 3 channels per filter; these weights \(weights.shape) have \(b)")
             }
             let outs = Array(0..<min(a, limit))
             var tiles: [Image] = [], shown: [ValueRange] = []
@@ -121,7 +121,7 @@ public struct FilterTiles: Sendable {
                            range: scale == .global ? whole : ValueRange(union: shown))
         case .pairs, .depthwise:
             if case .depthwise = v, b != 1 {
-                throw ConvLensError(.invalidArgument, file: "--view", "depthwise needs 1 channel per filter; these weights \(weights.shape) have \(b) (use pairs, input:K or norm)")
+                throw ConvLensError(.invalidArgument, parameter: "view", "depthwise needs 1 channel per filter; these weights \(weights.shape) have \(b) (use pairs, input:K or norm)")
             }
             if b == 1 {
                 let outs = Array(0..<min(a, limit))
@@ -140,7 +140,7 @@ public struct FilterTiles: Sendable {
             return gray(data, channels: channels, labels: labels, columns: ins.count, inputs: ins, whole: whole)
         case .input(let k):
             guard k < b else {
-                throw ConvLensError(.outOfRange, file: "--view", "input:\(k) is out of range: the filters have \(b) input channel\(b == 1 ? "" : "s") (0-\(b - 1))")
+                throw ConvLensError(.outOfRange, parameter: "view", "input:\(k) is out of range: the filters have \(b) input channel\(b == 1 ? "" : "s") (0-\(b - 1))")
             }
             let outs = Array(0..<min(a, limit))
             return gray(outs.map { Array(slice($0, k)) }, channels: outs, inputs: [k], whole: whole)
