@@ -5,7 +5,18 @@ import XCTest
 /// must be named in that command's entry of the reference (or in the shared option tables above
 /// "## Commands"), and every command must have an entry.
 final class CLIReferenceDriftTests: XCTestCase {
-    static let commands = ["inspect", "classify", "activations", "filters", "tensorboard", "project", "compare", "notebook", "demo", "bench"]
+    /// Every subcommand `convlens --help` lists (so a new command cannot escape this test).
+    func commands() throws -> [String] {
+        let r = try runCLI(["--help"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard let start = r.stdout.range(of: "SUBCOMMANDS:") else { XCTFail("`convlens --help` lists no SUBCOMMANDS"); return [] }
+        // Each subcommand line starts with two spaces and the name; wrapped abstracts are indented deeper.
+        return r.stdout[start.upperBound...].split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first,
+                  name.first?.isLowercase == true, name.allSatisfy({ $0.isLetter || $0 == "-" }) else { return nil }
+            return String(name)
+        }
+    }
 
     /// The reference: (text shared by every command, entry text per command).
     func reference() throws -> (shared: String, entries: [String: String]) {
@@ -34,11 +45,12 @@ final class CLIReferenceDriftTests: XCTestCase {
         var inOptions = false
         for line in r.stdout.split(separator: "\n") {
             if line.hasPrefix("OPTIONS:") || line.hasPrefix("ARGUMENTS:") { inOptions = true; continue }
-            guard inOptions, line.hasPrefix("  ") else { continue }
+            // Option lines are indented by two spaces; wrapped help text by more.
+            guard inOptions, line.hasPrefix("  "), !line.hasPrefix("   ") else { continue }
             let head = line.drop { $0 == " " }
             guard head.hasPrefix("-") else { continue }
-            // "-l, --layer <layer>", "--crop, --center-crop <center-crop>": every long name.
-            for word in head.split(separator: " ") {
+            // "-l, --layer <layer>", "--crop, --center-crop <center-crop>", "--relu/--no-relu": every long name.
+            for word in head.split(whereSeparator: { $0 == " " || $0 == "/" }) {
                 let w = word.trimmingCharacters(in: CharacterSet(charactersIn: ","))
                 if w.hasPrefix("--"), w != "--help", w != "--version" { names.append(w) }
                 if !w.hasPrefix("-") { break }
@@ -50,7 +62,10 @@ final class CLIReferenceDriftTests: XCTestCase {
     func testEveryCommandOptionIsDocumented() throws {
         let (shared, entries) = try reference()
         var missing: [String] = []
-        for command in Self.commands {
+        let commands = try commands()
+        XCTAssertEqual(commands.count, Set(commands).count)
+        XCTAssertTrue(["inspect", "project", "scan", "scan-merge", "topk", "explore", "bench"].allSatisfy(commands.contains), "\(commands)")
+        for command in commands {
             guard let entry = entries[command] else { missing.append("no entry for `convlens \(command)`"); continue }
             let options = try helpOptions(command)
             XCTAssertFalse(options.isEmpty || command == "inspect" && options.count < 2, "no options parsed from `convlens \(command) --help`")
