@@ -26,10 +26,15 @@ final class BenchCLITests: XCTestCase {
         XCTAssertEqual((w["flops"] as? NSNumber)?.doubleValue, 2.0 * 8 * 128 * 128 * 9 * 56 * 56)
         let seconds = try XCTUnwrap((w["seconds"] as? NSNumber)?.doubleValue)
         XCTAssertGreaterThan(seconds, 0)
-        XCTAssertNotNil((w["methods"] as? [String: Any])?["auto"])
-        XCTAssertNotNil(w["gflops"] as? NSNumber)
-        XCTAssertNotNil(w["peak_rss_bytes"])
-        XCTAssertFalse((w["algorithms"] as? String ?? "").isEmpty)
+        XCTAssertLessThanOrEqual(try XCTUnwrap((w["min_seconds"] as? NSNumber)?.doubleValue), seconds)
+        // The one method is the median itself, and GFLOP/s are the flops over it.
+        XCTAssertEqual(((w["methods"] as? [String: Any])?["auto"] as? NSNumber)?.doubleValue, seconds)
+        let gflops = try XCTUnwrap((w["gflops"] as? NSNumber)?.doubleValue)
+        XCTAssertEqual(gflops, 2.0 * 8 * 128 * 128 * 9 * 56 * 56 / seconds / 1e9, accuracy: 1e-9 * gflops)
+        XCTAssertGreaterThan((w["peak_rss_bytes"] as? NSNumber)?.intValue ?? 0, 8 * 128 * 56 * 56 * 4, "at least the input")
+        // A transposed 3×3 convolution runs by one of the planner's algorithms.
+        let algorithm = try XCTUnwrap(w["algorithms"] as? String)
+        XCTAssertTrue(["direct", "gemm"].contains(algorithm) || algorithm.hasPrefix("fft"), algorithm)
         XCTAssertNotNil(w["note"] as? String)
         // --out holds the same document.
         let written = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])

@@ -86,8 +86,16 @@ final class ViewsCLITests: XCTestCase {
         XCTAssertEqual(g["colormap"] as? String, "diverging")
         XCTAssertEqual(g["boost"] as? Double, 0.5)
         XCTAssertEqual(g["gamma"] as? Double, 2)
-        XCTAssertNotNil(g["min"] as? Double)
-        XCTAssertNotNil(g["max"] as? Double)
+        // The range is that of the drawn tile (channel 1 of relu), and the activation entry's that of the layer.
+        let activation = try XCTUnwrap(try outputs(out, kind: "activation").first { $0["layer"] as? String == "relu" })
+        let a = try NPY.read(out + "/" + (activation["npy"] as! String))
+        let plane = a.shape[2] * a.shape[3]
+        let channel1 = a.scalars[plane..<(2 * plane)]
+        XCTAssertEqual((g["min"] as? Double).map(Float.init), channel1.min())
+        XCTAssertEqual((g["max"] as? Double).map(Float.init), channel1.max())
+        XCTAssertEqual((activation["min"] as? Double).map(Float.init), a.scalars.min())
+        XCTAssertEqual((activation["max"] as? Double).map(Float.init), a.scalars.max())
+        XCTAssertLessThan(channel1.min()!, channel1.max()!, "a constant tile would not test the range")
         let grid = try NPY.read(out + "/" + (g["npy"] as! String))
         XCTAssertEqual(grid.rank, 3)
         XCTAssertEqual(grid.shape[2], 3)
