@@ -47,7 +47,7 @@ let package = Package(
             exclude: ["TensorBoard/Generated/README.md", "TensorBoard/Generated/event.proto"]),
         .target(
             name: "ConvLens",
-            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport", "CConvLensKernels"],
+            dependencies: ["ConvLensCore", "ConvLensImaging", "ConvLensGraph", "ConvLensProjection", "ConvLensExport"],
             resources: [.copy("Resources")]),
         // `convlens explore`: the live explorer, a local web page served over HTTP (Docs/Explorer.md).
         .target(

@@ -78,7 +78,7 @@ extension Model {
                 var o = base
                 o.objective = .channelMean(layer: request.layer)
                 o.channels = part.map { resolved[$0].channel }
-                let result = try optimize(o)
+                let result = try renaming(["param": "optimize-steps"]) { try optimize(o) }
                 for (k, i) in part.enumerated() { optimized[i] = result.images.item(k) }
             }
         }
@@ -88,7 +88,9 @@ extension Model {
             var cam = GradCAMRequest(layer: camLayer)
             cam.targets = units
             cam.guided = false
-            for (i, r) in try gradCAM(cam, trace: trace).enumerated() {
+            // Its errors concern compare's --gradcam-layer, not the unit's --layer.
+            let maps = try renaming(["layer": "gradcam-layer"]) { try gradCAM(cam, trace: trace) }
+            for (i, r) in maps.enumerated() {
                 let overlay = Overlay(colormap: .viridis, opacity: 0.5, legend: false)
                     .render(image: inputImage, map: r.upsampled.scalars, mapWidth: r.upsampled.shape[1], mapHeight: r.upsampled.shape[0],
                             range: ValueRange(min: 0, max: r.upsampled.range.max))
@@ -97,7 +99,7 @@ extension Model {
         }
         if var occlusionRequest = request.occlusion {
             occlusionRequest.targets = units
-            let maps = try occlusion(occlusionRequest, trace: trace)
+            let maps = try renaming(["window": "occlusion-window"]) { try occlusion(occlusionRequest, trace: trace) }
             for (i, a) in maps.attributions.enumerated() {
                 let plane = Array(a.scalars[0..<(a.shape[2] * a.shape[3])])
                 let overlay = Overlay(colormap: .diverging, opacity: 0.6, legend: false)
@@ -208,4 +210,10 @@ extension Model {
         header.draw(text: title, x: 2, y: 3)
         return Canvas.vertical([header.image, row], spacing: 0, background: .white)
     }
+}
+
+/// Runs `body`, naming the parameters of the errors it throws as `names` says: a view that runs
+/// inside another (compare's Grad-CAM column) has its parameters under the outer request's names.
+func renaming<T>(_ names: [String: String], _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ConvLensError { throw e.naming { names[$0] ?? $0 } }
 }

@@ -185,11 +185,11 @@ public struct OptimizationProblem: Sendable {
         }
         guard !request.channels.isEmpty else { throw ConvLensError(.invalidArgument, parameter: "channel", "no channel to optimize") }
         guard request.channels.count <= OptimizeRequest.maximumImages else {
-            throw ConvLensError(.absurdSize, file: request.objective == .classScore ? "--class" : "--channel",
+            throw ConvLensError(.absurdSize, parameter: request.objective == .classScore ? "class" : "channel",
                                 "\(request.channels.count) images; one run optimizes at most \(OptimizeRequest.maximumImages) (split the channels over several runs)")
         }
         for ch in request.channels where ch < 0 || ch >= d[1] {
-            throw ConvLensError(.outOfRange, file: request.objective == .classScore ? "--class" : "--channel",
+            throw ConvLensError(.outOfRange, parameter: request.objective == .classScore ? "class" : "channel",
                                 "\(ch) is out of range: '\(layer.name)' has 0-\(d[1] - 1)")
         }
         if case .unit(_, let y?, let x?) = request.objective {

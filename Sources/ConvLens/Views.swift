@@ -115,7 +115,7 @@ extension Model {
 
     /// The weights of a Conv or ConvTranspose layer (or of the layer a Keras layer name stands
     /// for, ``convolutionLayer(for:)``).
-    /// - Throws: `ConvLensError` `invalidArgument` (file `--layer`) when the layer is not a
+    /// - Throws: `ConvLensError` `invalidArgument` (parameter `layer`) when the layer is not a
     ///   convolution, `unsupportedFeature` when its weights are computed or not 2-D.
     public func filterWeights(of query: Layer) throws -> FilterWeights {
         guard let layer = convolutionLayer(for: query), let (geometry, transposed) = graph.nodes[layer.nodeIndex].convolution else {

@@ -55,7 +55,7 @@ public enum BenchmarkSuite {
     /// Checks and orders a list of workload ids (case-insensitive).
     /// - Parameter only: ids such as `["A", "e3"]`; `nil` or empty: every workload.
     /// - Returns: the canonical ids in suite order, without repeats.
-    /// - Throws: ``ConvLensError`` (`invalidArgument`, naming `--only`) for an unknown id.
+    /// - Throws: ``ConvLensError`` (`invalidArgument`, parameter `only`) for an unknown id.
     public static func select(_ only: [String]?) throws -> [String] {
         guard let only, !only.isEmpty else { return ids }
         var chosen = Set<String>()

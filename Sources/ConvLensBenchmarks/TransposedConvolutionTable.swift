@@ -7,18 +7,19 @@ import Foundation
 /// plans and computes the kernel spectra. `convlens bench --fft-table` prints it;
 /// `Scripts/bench-fft.sh` adds PyTorch's `conv_transpose2d` beside it.
 public enum TransposedConvolutionTable {
-    /// Measures the table and returns its lines: a header, then per k one line per algorithm
-    /// (`k algorithm best_ms GFLOP/s`) and the planner's choice with its estimate.
+    /// Measures the table, handing each line to `line` as soon as it is measured: a header, then
+    /// per k one line per algorithm (`k algorithm best_ms GFLOP/s`) and the planner's choice with
+    /// its estimate.
     /// - Parameters:
     ///   - repeats: timed runs per row (the best is reported), ≥ 1.
-    ///   - progress: called before each row with its label.
-    public static func run(repeats: Int, progress: ((String) -> Void)? = nil) -> [String] {
+    ///   - line: receives each line of the table.
+    public static func run(repeats: Int, line: (String) -> Void) {
         precondition(repeats >= 1, "repeats must be positive")
         let n = 16, c = 128, size = 56
         var rng = SplitMix64(seed: 6)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1..<1, using: &rng) } }
         let x = Tensor(shape: [n, c, size, size], scalars: values(n * c * size * size))
-        var lines = ["k  algorithm  best_ms  direct_equiv_GFLOPs  (threads \(Parallelism.threadCount), best of \(repeats))"]
+        line("k  algorithm  best_ms  direct_equiv_GFLOPs  (threads \(Parallelism.threadCount), best of \(repeats))")
         for k in [3, 5, 7, 11] {
             let w = Tensor(shape: [c, c, k, k], scalars: values(c * c * k * k))
             let g = Conv2DGeometry(kernel: [k, k], pads: [k / 2, k / 2, k / 2, k / 2])
@@ -30,7 +31,6 @@ public enum TransposedConvolutionTable {
                 rows.append(("fft\(tile)", .fft, tile))
             }
             for (label, algorithm, tile) in rows {
-                progress?("k=\(k) \(label)")
                 var best = Double.infinity
                 for _ in 0..<(repeats + 1) {  // the first run plans and computes kernel spectra
                     let start = DispatchTime.now().uptimeNanoseconds
@@ -38,10 +38,9 @@ public enum TransposedConvolutionTable {
                                                      algorithm: algorithm, tile: tile)
                     best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 }
-                lines.append(String(format: "%-2d %-9@ %8.1f %8.1f", k, label, best * 1000, problem.flops / best / 1e9))
+                line(String(format: "%-2d %-9@ %8.1f %8.1f", k, label, best * 1000, problem.flops / best / 1e9))
             }
-            lines.append("k=\(k) planner: \(planned) (est. \(String(format: "%.1f", planned.estimatedSeconds * 1000)) ms)")
+            line("k=\(k) planner: \(planned) (est. \(String(format: "%.1f", planned.estimatedSeconds * 1000)) ms)")
         }
-        return lines
     }
 }

@@ -24,7 +24,7 @@ public struct ChannelSelection: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a comma-separated list of 0-based channels and inclusive ranges (`3`, `3,7,12`,
     /// `0-15`, `0-3,8`); `all` means every channel. Spaces around items are ignored.
-    /// - Throws: ``ConvLensError`` with code `invalidArgument` (file `--channel`) for an empty
+    /// - Throws: ``ConvLensError`` with code `invalidArgument` (parameter `channel`) for an empty
     ///   list, a non-number, a negative channel or a reversed range (`7-3`).
     public init(parsing text: String) throws {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
@@ -57,7 +57,7 @@ public struct ChannelSelection: Sendable, Hashable, CustomStringConvertible {
     ///   - count: the layer's channel count `C`.
     ///   - layer: the layer's name, for the error message.
     /// - Returns: channel indices in `0..<count`.
-    /// - Throws: ``ConvLensError`` with code `outOfRange` (file `--channel`) naming the first
+    /// - Throws: ``ConvLensError`` with code `outOfRange` (parameter `channel`) naming the first
     ///   channel that is not below `count`.
     public func channels(count: Int, layer: String? = nil) throws -> [Int] {
         guard let ranges else { return Array(0..<count) }

@@ -1,8 +1,8 @@
 /// The error every public ConvLens API throws for bad input discovered at run time.
 ///
-/// A `ConvLensError` carries a ``Code`` that says what went wrong, the file or argument it
-/// concerns, and a human-readable detail. The command-line tool prints ``description`` as one
-/// line on standard error and exits with status 2.
+/// A `ConvLensError` carries a ``Code`` that says what went wrong, the file or request parameter
+/// it concerns, and a human-readable detail. The command-line tool prints ``line`` (with the
+/// parameter named as its flag, ``naming(parameter:)``) on standard error and exits with status 2.
 ///
 /// Programmer errors (a negative channel index passed by calling code, a shape mismatch between
 /// two tensors the library itself built) are preconditions, not `ConvLensError`s.

@@ -53,7 +53,7 @@ public final class Explorer: Sendable {
         } catch is CancellationError {
         } catch {
             // Binding fails here (an address in use, a host that does not resolve).
-            throw ConvLensError(.invalidArgument, parameter: "host", "cannot serve on \(host):\(configuration.port): \(error)")
+            throw ConvLensError(.invalidArgument, "cannot serve on \(host):\(configuration.port): \(error)")
         }
     }
 

@@ -224,7 +224,7 @@ public actor ExplorerEngine {
         let t = try activation(p)
         let g = ActivationTiles.geometry(of: t.shape)
         let unit = try p.required(p.unit, "unit")
-        guard unit < g.channels else { throw ConvLensError(.outOfRange, file: "unit", "layer has \(g.channels) units; \(unit) is out of range") }
+        guard unit < g.channels else { throw ConvLensError(.outOfRange, parameter: "channel", "layer has \(g.channels) units; \(unit) is out of range") }
         let tile = try ActivationTiles(scale: .tile, colormap: p.colormap == .gray ? .viridis : p.colormap, channels: ChannelSelection([unit]))
             .tiles(for: t).tiles[0]
         let zoom = Grid(minimumTileSize: 192).zoomFactor(tileWidth: g.width, tileHeight: g.height)
@@ -254,10 +254,10 @@ public actor ExplorerEngine {
         let fw = try model.filterWeights(of: l)
         let unit = try p.required(p.unit, "unit")
         guard !fw.isTransposed else {
-            throw ConvLensError(.unsupportedFeature, file: "layer", "'\(fw.layer.name)' is a ConvTranspose; its per-unit filters are not shown (convlens filters draws the layer)")
+            throw ConvLensError(.unsupportedFeature, parameter: "layer", "'\(fw.layer.name)' is a ConvTranspose; its per-unit filters are not shown (convlens filters draws the layer)")
         }
         let d = fw.weights.shape.dimensions
-        guard unit < d[0] else { throw ConvLensError(.outOfRange, file: "unit", "layer '\(fw.layer.name)' has \(d[0]) filters; \(unit) is out of range") }
+        guard unit < d[0] else { throw ConvLensError(.outOfRange, parameter: "channel", "layer '\(fw.layer.name)' has \(d[0]) filters; \(unit) is out of range") }
         let per = d[1] * d[2] * d[3]
         let one = Tensor(shape: Shape([1, d[1], d[2], d[3]]), scalars: Array(fw.weights.scalars[(unit * per)..<((unit + 1) * per)]))
         let set = try FilterTiles(bgr: model.preprocessing.channelOrder == .bgr, maxTiles: 256).tiles(for: one, groups: 1)

@@ -145,7 +145,7 @@ enum Routes {
         case is Superseded: return Routes.error(.conflict, "superseded by a newer request")
         case let error as ConvLensError:
             // Library parameters under this API's names for them (a unit is a channel here).
-            let e = error.naming { ["channel": "unit", "at": "y/x"][$0] ?? $0 }
+            let e = error.naming { ["channel": "unit", "overlay": "unit", "at": "y/x"][$0] ?? $0 }
             switch e.code {
             case .unknownLayer: return Routes.error(.notFound, e.line)
             case .unwritableOutput, .missingResource: return Routes.error(.internalServerError, e.line)

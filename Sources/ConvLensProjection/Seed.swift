@@ -43,7 +43,7 @@ extension Seed {
     /// - Parameters:
     ///   - activation: the layer's tensor, `[1, C, H, W]` or `[1, N]`.
     ///   - layer: for messages.
-    /// - Throws: ``ConvLensError`` (`outOfRange`, naming `--channel` or `--at`) when the channel or
+    /// - Throws: ``ConvLensError`` (`outOfRange`, parameter `channel` or `at`) when the channel or
     ///   position is outside the layer, or a position is given for a fully connected layer.
     public func resolve(in activation: Tensor, layer: String) throws -> ResolvedSeed {
         let d = activation.shape.dimensions

@@ -27,16 +27,27 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The whole-job workloads' models (Tests/Benchmarks/export_job_models.py).")
     var zoo: String = BenchmarkSuite.defaultZoo
 
-    @Flag(help: "Print the transposed-convolution table instead (FFT vs GEMM, 128→128 channels, 56×56, batch 16, k = 3, 5, 7, 11; best of 5, 3 with --quick).")
+    @Flag(help: "Print the transposed-convolution table instead of the workloads (FFT vs GEMM, 128→128 channels, 56×56, batch 16, k = 3, 5, 7, 11).")
     var fftTable = false
+
+    @Option(help: "With --fft-table: timed runs per row, the best reported.")
+    var repeats = 5
+
+    func validate() throws {
+        guard fftTable else {
+            if repeats != 5 { throw ValidationError("--repeats goes with --fft-table") }
+            return
+        }
+        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be 1 to 1000") }
+        guard !quick, !json, only == nil, baseline == nil, out == nil else {
+            throw ValidationError("--fft-table prints its table alone: it takes no --quick, --json, --only, --baseline or --out")
+        }
+    }
 
     func run() async throws {
         try await runReportingErrors {
             if fftTable {
-                let progress = BenchProgress()
-                let lines = TransposedConvolutionTable.run(repeats: quick ? 3 : 5) { progress.update($0, 0, 0) }
-                progress.finish()
-                print(lines.joined(separator: "\n"))
+                TransposedConvolutionTable.run(repeats: repeats) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
                 return
             }
             let ids = try BenchmarkSuite.select(only?.split(separator: ",", omittingEmptySubsequences: false).map(String.init))
@@ -65,8 +76,8 @@ final class BenchProgress: @unchecked Sendable {
     func update(_ id: String, _ done: Int, _ total: Int) {
         guard enabled else { return }
         shown = true
-        let what = total == 0 ? "" : done == 0 ? ": warm-up" : ": run \(done)/\(total)"
-        FileHandle.standardError.write(Data("\r\u{1B}[Kbench \(id)\(what)".utf8))
+        let what = done == 0 ? "warm-up" : "run \(done)/\(total)"
+        FileHandle.standardError.write(Data("\r\u{1B}[Kbench \(id): \(what)".utf8))
     }
 
     func finish() {

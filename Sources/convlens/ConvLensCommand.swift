@@ -64,7 +64,9 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
 
 extension ConvLensError {
     /// The error as the command line reports it: one line, whatever the names in the message
-    /// contain, long user strings cut, and a library parameter named as its flag (each request
-    /// field the library names is the flag of that name: `layer` → `--layer`).
+    /// contain, long user strings cut, and a library parameter named as its flag. Each parameter
+    /// is the flag of that name (`layer` → `--layer`); where a command nests a view under other
+    /// options, the library renames its parameters first (compare's Grad-CAM column:
+    /// `gradcam-layer`).
     var commandLine: String { naming { "--\($0)" }.line }
 }

@@ -104,7 +104,12 @@ final class AttributionCLITests: XCTestCase {
         let bad = try runCLI(base + ["--gradcam-layer", "/features/features.9/Relu", "--out", dir + "/bad"])
         XCTAssertEqual(bad.status, 2, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("comes after"), bad.stderr)
+        XCTAssertTrue(bad.stderr.hasPrefix("convlens: --gradcam-layer: "), "names compare's option, not the unit's --layer: \(bad.stderr)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+        let wide = try runCLI(base + ["--occlusion-window", "500", "--out", dir + "/wide"])
+        XCTAssertEqual(wide.status, 2, wide.stderr)
+        XCTAssertTrue(wide.stderr.hasPrefix("convlens: --occlusion-window: "), wide.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/wide"))
     }
 
     func testOptimizeWritesImagesCurvesAndManifest() throws {

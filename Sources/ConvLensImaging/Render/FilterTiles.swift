@@ -23,7 +23,7 @@ public enum FilterView: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses `rgb`, `pairs`, `input:K`, `norm` or `depthwise`.
-    /// - Throws: ``ConvLensError`` with code `invalidArgument` (file `--view`).
+    /// - Throws: ``ConvLensError`` with code `invalidArgument` (parameter `view`).
     public init(parsing text: String) throws {
         switch text {
         case "rgb": self = .rgb
