@@ -11,24 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${NB_VENV:-$root/.venv-notebook}
 req=$root/Scripts/notebook-check-requirements.txt
 
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-    rm -rf "$venv"
-    echo "notebook-check: SKIPPED — 'python3 -m venv' does not work here (Debian: apt-get install python3-venv)"
-    exit 0
-  fi
-  if ! "$venv/bin/pip" install -q --disable-pip-version-check --timeout 20 --retries 1 -r "$req"; then
-    rm -rf "$venv"
-    if ! python3 -c "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/nbformat/', timeout=15)" >/dev/null 2>&1; then
-      echo "notebook-check: SKIPPED — PyPI is unreachable, so the pinned nbformat/nbconvert cannot be installed"
-      exit 0
-    fi
-    echo "notebook-check: FAILED — pip could not install $(grep -v '^#' "$req" | tr '\n' ' ')"
-    exit 1
-  fi
-  cp "$req" "$venv/requirements.txt"
-fi
+. "$root/Scripts/check-venv.sh"
+check_venv notebook-check "$venv" "$req" nbformat "nbformat/nbconvert"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

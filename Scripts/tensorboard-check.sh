@@ -9,24 +9,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${TB_VENV:-$root/.venv-tensorboard}
 req=$root/Scripts/tensorboard-check-requirements.txt
 
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-    rm -rf "$venv"
-    echo "tensorboard-check: SKIPPED — 'python3 -m venv' does not work here (Debian: apt-get install python3-venv)"
-    exit 0
-  fi
-  if ! "$venv/bin/pip" install -q --disable-pip-version-check --timeout 20 --retries 1 -r "$req"; then
-    rm -rf "$venv"
-    if ! python3 -c "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/tensorboard/', timeout=15)" >/dev/null 2>&1; then
-      echo "tensorboard-check: SKIPPED — PyPI is unreachable, so the pinned tensorboard cannot be installed"
-      exit 0
-    fi
-    echo "tensorboard-check: FAILED — pip could not install $(grep -v '^#' "$req" | tr '\n' ' ')"
-    exit 1
-  fi
-  cp "$req" "$venv/requirements.txt"
-fi
+. "$root/Scripts/check-venv.sh"
+check_venv tensorboard-check "$venv" "$req" tensorboard "tensorboard"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

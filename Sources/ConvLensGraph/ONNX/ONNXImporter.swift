@@ -23,14 +23,7 @@ extension Graph {
         guard !data.isEmpty else {
             throw ConvLensError(.malformedFile, file: source, "the file is empty")
         }
-        let model: Onnx_ModelProto
-        do {
-            var options = BinaryDecodingOptions()
-            options.messageDepthLimit = 64
-            model = try Onnx_ModelProto(serializedBytes: data, options: options)
-        } catch {
-            throw ConvLensError(.malformedFile, file: source, "not a valid ONNX model (the protobuf does not decode: \(error))")
-        }
+        let model = try Onnx_ModelProto(decoding: data, source: source)
         guard model.hasGraph, !model.graph.node.isEmpty else {
             throw ConvLensError(.malformedFile, file: source, "not a valid ONNX model (no graph or no nodes)")
         }
@@ -340,5 +333,19 @@ struct ONNXGraphBuilder {
 
     private func axisClamped(_ a: Int, _ rank: Int) throws -> Int {
         min(max(a < 0 ? a + rank : a, 0), rank)
+    }
+}
+
+extension Onnx_ModelProto {
+    /// Decodes a serialized model with the importer's nesting limit (64 levels).
+    /// - Throws: ``ConvLensError`` (`malformedFile`, naming `source`) when the protobuf does not decode.
+    init(decoding data: Data, source: String) throws {
+        do {
+            var options = BinaryDecodingOptions()
+            options.messageDepthLimit = 64
+            self = try Onnx_ModelProto(serializedBytes: data, options: options)
+        } catch {
+            throw ConvLensError(.malformedFile, file: source, "not a valid ONNX model (the protobuf does not decode: \(error))")
+        }
     }
 }

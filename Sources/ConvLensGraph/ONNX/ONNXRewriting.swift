@@ -15,14 +15,7 @@ public enum ONNXRewriting {
     /// - Throws: ``ConvLensError`` (`malformedFile`) when `data` does not decode or its input is not 4-D.
     public static func settingBatchSize(_ batch: Int, of data: Data, source: String) throws -> Data {
         precondition(batch >= 1, "batch must be positive")
-        var m: Onnx_ModelProto
-        do {
-            var options = BinaryDecodingOptions()
-            options.messageDepthLimit = 64
-            m = try Onnx_ModelProto(serializedBytes: data, options: options)
-        } catch {
-            throw ConvLensError(.malformedFile, file: source, "not a valid ONNX model (the protobuf does not decode: \(error))")
-        }
+        var m = try Onnx_ModelProto(decoding: data, source: source)
         let initializers = Set(m.graph.initializer.map(\.name))
         guard let i = m.graph.input.firstIndex(where: { !initializers.contains($0.name) }),
               !m.graph.input[i].type.tensorType.shape.dim.isEmpty else {
