@@ -48,6 +48,25 @@ final class RenderGoldenTests: XCTestCase {
         assertGolden(try filterGrid(weights(6, 1), FilterTiles()), named: "filters-depthwise")
     }
 
+    /// The goldens are recorded by ConvLens itself; `Tests/ReferenceGenerators/make_render_references.py`
+    /// draws the same grids from DESIGN.md's written rules with NumPy, Pillow and matplotlib's
+    /// colormaps. Gray renderings agree within rounding (1 level); matplotlib's colormaps within 3
+    /// levels (it picks the nearest of its 256 entries, ConvLens interpolates between them).
+    func testGoldensAgreeWithAnIndependentRenderer() throws {
+        let folder = goldenDirectory + "/independent"
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".png") }.sorted()
+        XCTAssertEqual(names.count, 14, "\(names)")
+        for name in names {
+            let independent = try Image.read(folder + "/" + name).rgb()
+            let golden = try Image.read(goldenDirectory + "/" + name).rgb()
+            XCTAssertEqual([golden.width, golden.height], [independent.width, independent.height], name)
+            guard golden.pixels.count == independent.pixels.count else { continue }
+            let tolerance: Float = name.contains("viridis") || name.contains("diverging") ? 3 : 1
+            let worst = zip(golden.pixels, independent.pixels).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, tolerance, "\(name): ConvLens's golden and the independent rendering differ by \(worst) levels")
+        }
+    }
+
     func testFilterPairsLayoutIsOneRowPerOutput() throws {
         let set = try FilterTiles(view: .pairs).tiles(for: weights(3, 4))
         XCTAssertEqual(set.columns, 4)
