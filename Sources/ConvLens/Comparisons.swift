@@ -121,7 +121,7 @@ extension Model {
             let name = "\(stem)_c\(seed.channel)_panel"
             try NPY.write(panel.unitTensor(), to: "\(directory)/\(name).npy")
             try panel.writePNG(to: "\(directory)/\(name).png")
-            var o = Manifest.Output(kind: "panel")
+            var o = Manifest.Output(kind: .panel)
             o.layer = layer.name
             o.layerQuery = request.layer
             o.channel = seed.channel
@@ -141,7 +141,7 @@ extension Model {
             let name = "\(stem)_page"
             try NPY.write(page.unitTensor(), to: "\(directory)/\(name).npy")
             try page.writePNG(to: "\(directory)/\(name).png")
-            var o = Manifest.Output(kind: "panel")
+            var o = Manifest.Output(kind: .panel)
             o.layer = layer.name
             o.layerQuery = request.layer
             o.channels = resolved.map(\.channel)

@@ -258,7 +258,7 @@ extension Model {
         display.bgr = (input.preprocessing ?? preprocessing).channelOrder == .bgr
         for r in results {
             let name = "\(stem)_\(r.target.stem)_gradcam"
-            func output(_ kind: String, _ t: Tensor, npy: String, png: String?) -> Manifest.Output {
+            func output(_ kind: Manifest.Kind, _ t: Tensor, npy: String, png: String?) -> Manifest.Output {
                 var o = Manifest.Output(kind: kind)
                 o.layer = r.layer.name
                 o.layerQuery = request.layer
@@ -280,14 +280,14 @@ extension Model {
             let overlay = Overlay(colormap: colormap, opacity: request.opacity, legend: true)
                 .render(image: background, map: r.upsampled.scalars, mapWidth: r.upsampled.shape[1], mapHeight: r.upsampled.shape[0], range: range)
             try overlay.writePNG(to: "\(directory)/\(name).png")
-            manifest.outputs.append(output("gradcam", r.map, npy: "\(name).npy", png: "\(name).png"))
+            manifest.outputs.append(output(.gradcam, r.map, npy: "\(name).npy", png: "\(name).png"))
             try NPY.write(r.upsampled, to: "\(directory)/\(name)_input.npy")
-            manifest.outputs.append(output("gradcam-input", r.upsampled, npy: "\(name)_input.npy", png: nil))
+            manifest.outputs.append(output(.gradcamInput, r.upsampled, npy: "\(name)_input.npy", png: nil))
             if let g = r.guided {
                 let gname = "\(stem)_\(r.target.stem)_guided-gradcam"
                 try NPY.write(g, to: "\(directory)/\(gname).npy")
                 try display.render(g).writePNG(to: "\(directory)/\(gname).png")
-                var o = output("guided-gradcam", g, npy: "\(gname).npy", png: "\(gname).png")
+                var o = output(.guidedGradcam, g, npy: "\(gname).npy", png: "\(gname).png")
                 o.rule = ProjectionRule.guided.rawValue
                 o.display = display.mode.rawValue
                 manifest.outputs.append(o)

@@ -209,7 +209,7 @@ extension Model {
         }
 
         let params = parameters
-        func embed(_ subdir: String, _ m: Manifest, kinds: Set<String>, only: (Manifest.Output) -> Bool = { _ in true },
+        func embed(_ subdir: String, _ m: Manifest, kinds: Set<Manifest.Kind>, only: (Manifest.Output) -> Bool = { _ in true },
                    caption: (Manifest.Output) -> String) throws {
             for o in m.outputs where kinds.contains(o.kind) && only(o) {
                 guard let png = o.png else { continue }
@@ -279,9 +279,9 @@ extension Model {
                                          to: "\(directory)/\(sub)", parameters: params)
                 let viewFlag = (view == nil ? "" : " --view norm") + maxTilesFlag
                 nb.markdown("### `\(layer.name)`\n\n```sh\nconvlens filters\(modelFlag) --layer \(shellQuote(layer.name))\(viewFlag) --labels --out \(sub)\n```")
-                try embed(sub, m, kinds: ["filter-grid"]) { "filters of \($0.layer ?? "")" }
+                try embed(sub, m, kinds: [.filterGrid]) { "filters of \($0.layer ?? "")" }
                 let kept = try collect(sub, m)
-                reload(kept.filter { $0.kind == "filters" }) { _ in "show_maps(ARRAY, \"\(layer.name) weights, input channel 0\")" }
+                reload(kept.filter { $0.kind == .filters }) { _ in "show_maps(ARRAY, \"\(layer.name) weights, input channel 0\")" }
             }
         }
         if sections.contains(.activations) {
@@ -289,9 +289,9 @@ extension Model {
             let m = try writeActivations(layers.map(\.name), trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params,
                                          grid: ActivationGridRequest(tiles: ActivationTiles(maxTiles: request.maxTiles), labels: true))
             nb.markdown("## Activations\n\nWhat each layer computed on this image: one tile per channel, all tiles of a layer on one scale (viridis). The arrays are the layer tensors exactly as the forward pass produced them, `[1, C, H, W]`.\n\n```sh\nconvlens activations\(modelFlag)\(imageFlag) \(layers.map { "--layer \(shellQuote($0.name))" }.joined(separator: " ")) --grid --labels\(maxTilesFlag) --out \(sub)\n```")
-            try embed(sub, m, kinds: ["activation-grid"]) { "activations of \($0.layer ?? "")" }
+            try embed(sub, m, kinds: [.activationGrid]) { "activations of \($0.layer ?? "")" }
             let kept = try collect(sub, m)
-            reload(kept.filter { $0.kind == "activation" }) { "show_maps(ARRAY, \"\($0.layer ?? "") activations\")" }
+            reload(kept.filter { $0.kind == .activation }) { "show_maps(ARRAY, \"\($0.layer ?? "") activations\")" }
         }
         for u in units {
             let stem = fileStem(forLayer: u.layer.name)
@@ -315,10 +315,10 @@ extension Model {
                 done += u.channels.count * request.rules.count
                 let ruleFlag = request.rules.count == 3 ? "all" : request.rules.map(\.rawValue).joined(separator: ",")
                 nb.markdown("## Projections of `\(u.layer.name)`\n\nEach selected unit's activation sent back to the input through the network under the \(request.rules.map(\.rawValue).joined(separator: ", ")) rule\(request.rules.count > 1 ? "s" : ""): deconvnet passes only positive reconstructions through ReLUs, backprop is the plain gradient (saliency), guided backpropagation does both. Arrays: `[1, C, H, W]` in the model's normalized input space.\n\n```sh\nconvlens project\(modelFlag)\(imageFlag) --layer \(shellQuote(u.layer.name)) --channel \(channelList)\(atFlag) --rule \(ruleFlag) --seed \(request.seedKind.rawValue) --display \(request.display.mode.rawValue) --out \(sub)\n```")
-                let grids = m.outputs.contains { $0.kind == "projection-grid" }
-                try embed(sub, m, kinds: [grids ? "projection-grid" : "projection"]) { "\($0.rule ?? "") projections of \($0.layer ?? "")" }
+                let grids = m.outputs.contains { $0.kind == .projectionGrid }
+                try embed(sub, m, kinds: [grids ? .projectionGrid : .projection]) { "\($0.rule ?? "") projections of \($0.layer ?? "")" }
                 let kept = try collect(sub, m)
-                reload(Array(kept.filter { $0.kind == "projection" }.prefix(6))) { "show_image(ARRAY, \"\($0.layer ?? "") c\($0.channel ?? 0) \($0.rule ?? "")\")" }
+                reload(Array(kept.filter { $0.kind == .projection }.prefix(6))) { "show_image(ARRAY, \"\($0.layer ?? "") c\($0.channel ?? 0) \($0.rule ?? "")\")" }
             }
             if sections.contains(.compare) {
                 let sub = "compare/\(stem)"
@@ -337,9 +337,9 @@ extension Model {
                 done += u.channels.count * 3
                 nb.markdown("## Direct view and projections of `\(u.layer.name)`, side by side\n\nOne panel per unit: the input with the unit's receptive field boxed, the field itself, the channel's activation blended on the input (the direct view), and the deconvnet, guided and backprop projections cropped to the field. Arrays: the panels as `[H, W, 3]` in `[0, 1]`.\n\n```sh\nconvlens compare\(modelFlag)\(imageFlag) --layer \(shellQuote(u.layer.name)) --channel \(channelList)\(atFlag) --display \(request.display.mode.rawValue) --tile-size \(request.tileSize) --out \(sub)\n```")
                 // The unit panels (the page only stacks them).
-                try embed(sub, m, kinds: ["panel"], only: { $0.channel != nil }) { o in "panel of channel \(o.channel ?? 0)" }
+                try embed(sub, m, kinds: [.panel], only: { $0.channel != nil }) { o in "panel of channel \(o.channel ?? 0)" }
                 let kept = try collect(sub, m)
-                reload(Array(kept.filter { $0.kind == "panel" && $0.channel != nil }.prefix(2))) { "show_image(ARRAY, \"\($0.layer ?? "") c\($0.channel ?? 0) panel\")" }
+                reload(Array(kept.filter { $0.kind == .panel && $0.channel != nil }.prefix(2))) { "show_image(ARRAY, \"\($0.layer ?? "") c\($0.channel ?? 0) panel\")" }
             }
         }
         if sections.contains(.optimize) {
@@ -353,9 +353,9 @@ extension Model {
                 done += o.channels.count
                 let channelList = o.channels.map(String.init).joined(separator: ",")
                 nb.markdown("## What the channels of `\(u.layer.name)` respond to\n\nFor each channel, an image optimized from noise to maximize the channel's mean activation (\(o.steps) steps of Adam on Lucid's Fourier image with decorrelated colour, under random pad, jitter, scale and rotation), next to the objective per step. Arrays: each image `[1, 3, H, W]` RGB in (0, 1), each curve `[steps]`.\n\n```sh\nconvlens optimize\(modelFlag) --layer \(shellQuote(u.layer.name)) --channel \(channelList) --steps \(o.steps) --out \(sub)\n```")
-                try embed(sub, m, kinds: ["optimized", "objective-curve"]) { "\($0.kind == "optimized" ? "optimized image" : "objective per step") of channel \($0.channel ?? 0)" }
+                try embed(sub, m, kinds: [.optimized, .objectiveCurve]) { "\($0.kind == .optimized ? "optimized image" : "objective per step") of channel \($0.channel ?? 0)" }
                 let kept = try collect(sub, m)
-                reload(Array(kept.filter { $0.kind == "optimized" }.prefix(4))) { "show_image(ARRAY[0].transpose(1, 2, 0), \"\(u.layer.name) c\($0.channel ?? 0) optimized\")" }
+                reload(Array(kept.filter { $0.kind == .optimized }.prefix(4))) { "show_image(ARRAY[0].transpose(1, 2, 0), \"\(u.layer.name) c\($0.channel ?? 0) optimized\")" }
             }
         }
         if sections.contains(.gradcam) {
@@ -366,9 +366,9 @@ extension Model {
                                                     to: "\(directory)/\(sub)", parameters: params)
                 let label = results.first?.target.label ?? "the top class"
                 nb.markdown("## Grad-CAM at `\(layer.name)`\n\nWhere the top class (\(label)) finds its evidence in this layer's maps: each channel weighted by the mean gradient of the class score, summed, ReLU'd and upsampled to the input; guided Grad-CAM multiplies that map with the guided-backprop projection. Arrays: the map `[h, w]`, the upsampled map `[H, W]`, guided Grad-CAM `[1, C, H, W]`.\n\n```sh\nconvlens gradcam\(modelFlag)\(imageFlag) --layer \(shellQuote(layer.name)) --out \(sub)\n```")
-                try embed(sub, m, kinds: ["gradcam", "guided-gradcam"]) { "\($0.kind) of \($0.label ?? "")" }
+                try embed(sub, m, kinds: [.gradcam, .guidedGradcam]) { "\($0.kind) of \($0.label ?? "")" }
                 let kept = try collect(sub, m)
-                reload(kept.filter { $0.kind == "gradcam" }) { _ in "show_maps(ARRAY[None, None], \"Grad-CAM at \(layer.name)\")" }
+                reload(kept.filter { $0.kind == .gradcam }) { _ in "show_maps(ARRAY[None, None], \"Grad-CAM at \(layer.name)\")" }
             }
         }
         if sections.contains(.occlusion), graph.inputShape.rank == 4 {
@@ -380,9 +380,9 @@ extension Model {
             let (m, maps) = try writeOcclusion(or, trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params)
             let label = maps.targets.first?.label ?? "the top class"
             nb.markdown("## Occlusion\n\nA gray square (\(or.window) pixels, stride \(or.stride)) slid over the image: the probability of the top class (\(label)) with the square at each position, the drop it causes at each pixel, and the top class at each position (Zeiler & Fergus, figure 7). Arrays: the maps `[rows, columns]`, the attribution `[1, C, H, W]`.\n\n```sh\nconvlens occlusion\(modelFlag)\(imageFlag) --window \(or.window) --stride \(or.stride) --out \(sub)\n```")
-            try embed(sub, m, kinds: ["occlusion", "occlusion-map", "occlusion-top"]) { "\($0.kind) of \($0.label ?? "")" }
+            try embed(sub, m, kinds: [.occlusion, .occlusionMap, .occlusionTop]) { "\($0.kind) of \($0.label ?? "")" }
             let kept = try collect(sub, m)
-            reload(kept.filter { $0.kind == "occlusion-map" }) { _ in "show_maps(ARRAY[None, None], \"top-class probability per window position\")" }
+            reload(kept.filter { $0.kind == .occlusionMap }) { _ in "show_maps(ARRAY[None, None], \"top-class probability per window position\")" }
         }
         nb.markdown("## Every array\n\n`manifest.json` lists every file this notebook came with and the shape of each array; the cell below reloads them all and checks the shapes.")
         nb.code("""
@@ -397,7 +397,7 @@ extension Model {
             print(f"{checked} arrays reload with the documented shapes")
             """)
         try nb.write(to: directory + "/notebook.ipynb")
-        var o = Manifest.Output(kind: "notebook")
+        var o = Manifest.Output(kind: .notebook)
         o.file = "notebook.ipynb"
         o.layer = layers.first?.name
         top.outputs.append(o)

@@ -201,7 +201,7 @@ extension Model {
         var manifest = try self.manifest(command: "occlusion", input: input, parameters: parameters)
         let background = try displayImage(of: input)
         try AtomicFile.makeDirectory(directory)
-        func output(_ kind: String, _ t: Tensor, _ name: String, png: Bool = true) -> Manifest.Output {
+        func output(_ kind: Manifest.Kind, _ t: Tensor, _ name: String, png: Bool = true) -> Manifest.Output {
             var o = Manifest.Output(kind: kind)
             o.npy = "\(name).npy"
             o.png = png ? "\(name).png" : nil
@@ -221,7 +221,7 @@ extension Model {
             }
             try NPY.write(maps.values[k], to: "\(directory)/\(name)_map.npy")
             try Self.positionMap(maps.values[k], width: background.width).writePNG(to: "\(directory)/\(name)_map.png")
-            var m = output("occlusion-map", maps.values[k], "\(name)_map")
+            var m = output(.occlusionMap, maps.values[k], "\(name)_map")
             describe(&m)
             manifest.outputs.append(m)
             let a = maps.attributions[k]
@@ -230,7 +230,7 @@ extension Model {
             try Overlay(colormap: .diverging, opacity: 0.6, legend: true)
                 .render(image: background, map: Array(plane), mapWidth: a.shape[3], mapHeight: a.shape[2])
                 .writePNG(to: "\(directory)/\(name).png")
-            var o = output("occlusion", a, name)
+            var o = output(.occlusion, a, name)
             describe(&o)
             manifest.outputs.append(o)
         }
@@ -238,7 +238,7 @@ extension Model {
             let names = classNames(count: scores.shape.count)
             try NPY.write(top, to: "\(directory)/occlusion_top.npy")
             try Self.classMap(top, names: names, width: background.width).writePNG(to: "\(directory)/occlusion_top.png")
-            var o = output("occlusion-top", top, "occlusion_top")
+            var o = output(.occlusionTop, top, "occlusion_top")
             o.label = "top class per window position"
             manifest.outputs.append(o)
         }

@@ -547,7 +547,7 @@ extension Model {
             let rgb = result.images.item(s)
             try NPY.write(rgb, to: "\(directory)/\(stem)_optimized.npy")
             try Optimization.picture(rgb).writePNG(to: "\(directory)/\(stem)_optimized.png")
-            var o = Manifest.Output(kind: "optimized")
+            var o = Manifest.Output(kind: .optimized)
             o.layer = result.layer.name
             o.channel = c
             o.activation = result.final[s]
@@ -559,7 +559,7 @@ extension Model {
             let curve = Tensor(shape: Shape([result.curves[s].count]), scalars: result.curves[s])
             try NPY.write(curve, to: "\(directory)/\(stem)_objective.npy")
             try Self.plot(result.curves[s], title: "\(result.layer.name.suffix(24)) C\(c)").writePNG(to: "\(directory)/\(stem)_objective.png")
-            var q = Manifest.Output(kind: "objective-curve")
+            var q = Manifest.Output(kind: .objectiveCurve)
             q.layer = result.layer.name
             q.channel = c
             q.npy = "\(stem)_objective.npy"

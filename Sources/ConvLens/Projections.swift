@@ -172,7 +172,7 @@ extension Model {
                 if perSeed {
                     try NPY.write(t, to: "\(directory)/\(name).npy")
                     try picture.writePNG(to: "\(directory)/\(name).png")
-                    var o = Manifest.Output(kind: "projection")
+                    var o = Manifest.Output(kind: .projection)
                     o.layer = layer.name
                     o.layerQuery = request.layer
                     o.channel = p.seed.channel
@@ -206,7 +206,7 @@ extension Model {
                 let tensors = indices.map { outputs.tensors[$0]! }
                 let name = "\(stem)_\(rule.rawValue)_stack"
                 let shape = try NPY.writeStack(tensors, to: "\(directory)/\(name).npy")
-                var o = Manifest.Output(kind: "projection-stack")
+                var o = Manifest.Output(kind: .projectionStack)
                 o.layer = layer.name
                 o.layerQuery = request.layer
                 o.channels = channels
@@ -226,7 +226,7 @@ extension Model {
             let grid = Grid().render(indices.map { outputs.pictures[$0]! }, labels: channels.map(String.init))
             let name = "\(stem)_\(rule.rawValue)_grid"
             try grid.writePNG(to: "\(directory)/\(name).png")
-            var o = Manifest.Output(kind: "projection-grid")
+            var o = Manifest.Output(kind: .projectionGrid)
             if perSeed {
                 try NPY.write(grid.unitTensor(), to: "\(directory)/\(name).npy")
                 o.npy = "\(name).npy"

@@ -61,7 +61,7 @@ extension Model {
             used.insert(stem)
             let t = trace.activation(layer)
             try NPY.write(t, to: directory + "/\(stem).npy")
-            var o = Manifest.Output(kind: "activation")
+            var o = Manifest.Output(kind: .activation)
             o.layer = layer.name
             o.layerQuery = query
             o.npy = "\(stem).npy"
@@ -77,7 +77,7 @@ extension Model {
                 let layout = try checkedGridLayout(set, g, labels: grid.labels, layer: layer.name)
                 let picture = set.render(g, labels: grid.labels)
                 try write(picture, stem: "\(stem)-grid", in: directory)
-                var e = Manifest.Output(kind: "activation-grid")
+                var e = Manifest.Output(kind: .activationGrid)
                 e.layer = layer.name
                 e.layerQuery = query
                 e.png = "\(stem)-grid.png"
@@ -99,7 +99,7 @@ extension Model {
                 let range = ValueRange(of: map)
                 let picture = overlay.overlay.render(image: background, map: map, mapWidth: geo.width, mapHeight: geo.height, range: range)
                 try write(picture, stem: "\(stem)-overlay-\(c)", in: directory)
-                var e = Manifest.Output(kind: "overlay")
+                var e = Manifest.Output(kind: .overlay)
                 e.layer = layer.name
                 e.layerQuery = query
                 e.channel = c
@@ -123,7 +123,7 @@ extension Model {
         try AtomicFile.makeDirectory(directory)
         var manifest = try self.manifest(command: "classify", input: input, parameters: parameters)
         for p in predictions {
-            var o = Manifest.Output(kind: "classification")
+            var o = Manifest.Output(kind: .classification)
             o.rank = p.rank
             o.channel = p.index
             o.label = p.label

@@ -343,7 +343,7 @@ public struct ScanResult: Codable, Sendable, Equatable {
             }
             try NPY.write(Tensor(shape: Shape([c, top]), scalars: values), to: "\(directory)/\(l.valuesNpy)")
             try NPY.write(Tensor(shape: Shape([c, top, 3]), scalars: positions), to: "\(directory)/\(l.positionsNpy)")
-            var o = Manifest.Output(kind: "scan")
+            var o = Manifest.Output(kind: .scan)
             o.layer = l.name
             o.layerQuery = l.query
             o.npy = l.valuesNpy

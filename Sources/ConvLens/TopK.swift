@@ -97,7 +97,7 @@ extension Model {
         func emit(_ t: Tensor, _ picture: Image, name: String, view: String, channel: Int, rank: Int?, entry: ScanEntry?, rule: ProjectionRule?) throws {
             try NPY.write(t, to: "\(directory)/\(name).npy")
             try picture.writePNG(to: "\(directory)/\(name).png")
-            var o = Manifest.Output(kind: "topk")
+            var o = Manifest.Output(kind: .topk)
             o.layer = layer.name
             o.layerQuery = request.layer
             o.channel = channel

@@ -162,7 +162,7 @@ extension Model {
         var manifest = try self.manifest(command: "filters", input: nil, parameters: parameters)
         let stem = fileStem(forLayer: layer.name)
         try NPY.write(fw.weights, to: directory + "/\(stem)-filters.npy")
-        var o = Manifest.Output(kind: "filters")
+        var o = Manifest.Output(kind: .filters)
         o.layer = layer.name
         o.layerQuery = query
         o.npy = "\(stem)-filters.npy"
@@ -171,7 +171,7 @@ extension Model {
         manifest.outputs.append(o)
 
         try write(picture, stem: "\(stem)-filter-grid", in: directory)
-        var g = Manifest.Output(kind: "filter-grid")
+        var g = Manifest.Output(kind: .filterGrid)
         g.layer = layer.name
         g.layerQuery = query
         g.png = "\(stem)-filter-grid.png"
@@ -282,7 +282,7 @@ extension Model {
             _ = try checkedGridLayout(set, g, labels: request.grid.labels, layer: layer.name)
             try add(set.render(g, labels: request.grid.labels), tag: "\(layer.name)/grid")
             file.add(images: images, step: Int64(request.step), wallTime: wallTime)
-            var e = Manifest.Output(kind: "tensorboard")
+            var e = Manifest.Output(kind: .tensorboard)
             e.layer = layer.name
             e.layerQuery = query
             e.tags = images.map(\.tag)

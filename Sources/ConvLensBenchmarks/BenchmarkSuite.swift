@@ -199,7 +199,7 @@ public enum BenchmarkSuite {
         let finish: () throws -> (String, Int?, String?) = {
             defer { try? FileManager.default.removeItem(atPath: out) }
             let manifest = try JSONDecoder().decode(Manifest.self, from: try AtomicFile.read(out + "/manifest.json"))
-            guard let stack = manifest.outputs.first(where: { $0.kind == "projection-stack" }), let npy = stack.npy else {
+            guard let stack = manifest.outputs.first(where: { $0.kind == .projectionStack }), let npy = stack.npy else {
                 throw ConvLensError(.malformedFile, file: out + "/manifest.json", "the job wrote no projection stack")
             }
             var note = "the child's peak RSS and algorithms"

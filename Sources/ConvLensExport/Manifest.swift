@@ -45,8 +45,44 @@ public struct Manifest: Codable, Sendable {
     }
     /// One output file (or group of files) with what it shows. Fields that do not apply are `nil`
     /// and omitted from the JSON.
+    /// What an output shows, encoded as its name (`"activation-grid"`). The set is open: a
+    /// manifest from a newer ConvLens decodes with kinds this one does not name.
+    public struct Kind: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(rawValue)
+        }
+        public var description: String { rawValue }
+
+        public static let activation = Kind(rawValue: "activation")
+        public static let activationGrid = Kind(rawValue: "activation-grid")
+        public static let overlay = Kind(rawValue: "overlay")
+        public static let filters = Kind(rawValue: "filters")
+        public static let filterGrid = Kind(rawValue: "filter-grid")
+        public static let projection = Kind(rawValue: "projection")
+        public static let projectionGrid = Kind(rawValue: "projection-grid")
+        public static let projectionStack = Kind(rawValue: "projection-stack")
+        public static let panel = Kind(rawValue: "panel")
+        public static let tensorboard = Kind(rawValue: "tensorboard")
+        public static let notebook = Kind(rawValue: "notebook")
+        public static let scan = Kind(rawValue: "scan")
+        public static let topk = Kind(rawValue: "topk")
+        public static let classification = Kind(rawValue: "classification")
+        public static let optimized = Kind(rawValue: "optimized")
+        public static let objectiveCurve = Kind(rawValue: "objective-curve")
+        public static let gradcam = Kind(rawValue: "gradcam")
+        public static let gradcamInput = Kind(rawValue: "gradcam-input")
+        public static let guidedGradcam = Kind(rawValue: "guided-gradcam")
+        public static let occlusionMap = Kind(rawValue: "occlusion-map")
+        public static let occlusion = Kind(rawValue: "occlusion")
+        public static let occlusionTop = Kind(rawValue: "occlusion-top")
+    }
+
     public struct Output: Codable, Sendable {
-        public var kind: String
+        public var kind: Kind
         public var layer: String?
         public var layerQuery: String?
         public var channel: Int?
@@ -86,7 +122,7 @@ public struct Manifest: Codable, Sendable {
         public var tags: [String]?
         public var step: Int?
 
-        public init(kind: String) { self.kind = kind }
+        public init(kind: Kind) { self.kind = kind }
 
         enum CodingKeys: String, CodingKey {
             case kind, layer, layerQuery = "layer_query", channel, channels, y, x, activation, rule, seed, display,

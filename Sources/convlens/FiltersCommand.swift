@@ -47,7 +47,7 @@ struct FiltersCommand: AsyncParsableCommand {
                                                   to: out, parameters: params)
             for o in manifest.outputs {
                 let file = o.png ?? o.npy ?? ""
-                let what = o.kind == "filters" ? "\(o.shape ?? [])" : "\(o.view ?? "") view, \(o.channels?.count ?? 0) filters, \(o.grid?[0] ?? 0)×\(o.grid?[1] ?? 0) tiles"
+                let what = o.kind == .filters ? "\(o.shape ?? [])" : "\(o.view ?? "") view, \(o.channels?.count ?? 0) filters, \(o.grid?[0] ?? 0)×\(o.grid?[1] ?? 0) tiles"
                 print("\(o.kind)  \(o.layer ?? "")  \(what)  → \(out)/\(file)")
             }
         }

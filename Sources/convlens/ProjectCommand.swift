@@ -88,8 +88,8 @@ struct ProjectCommand: AsyncParsableCommand {
                                                            progress: progress.update)
             progress.finish()
             try algorithmOptions.finish()
-            let count = manifest.outputs.filter { $0.kind == "projection" }.count
-                + manifest.outputs.filter { $0.kind == "projection-stack" && !perSeed }.reduce(0) { $0 + ($1.shape?.first ?? 0) }
+            let count = manifest.outputs.filter { $0.kind == .projection }.count
+                + manifest.outputs.filter { $0.kind == .projectionStack && !perSeed }.reduce(0) { $0 + ($1.shape?.first ?? 0) }
             print("\(count) projections of \(l.name) → \(out)/")
         }
     }

@@ -38,7 +38,7 @@ final class ProjectCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("12 projections"), r.stdout)
         let manifest = try JSONDecoder().decode(Manifest.self, from: try AtomicFile.read(both + "/manifest.json"))
-        let stacks = manifest.outputs.filter { $0.kind == "projection-stack" }
+        let stacks = manifest.outputs.filter { $0.kind == .projectionStack }
         XCTAssertEqual(stacks.map(\.rule), ["deconvnet", "guided", "backprop"])
         let csv = try String(contentsOfFile: both + "/se_relu_seeds.csv", encoding: .utf8).split(separator: "\n").map(String.init)
         XCTAssertEqual(csv.count, 5)
@@ -50,7 +50,7 @@ final class ProjectCLITests: XCTestCase {
             let t = try NPY.read(both + "/" + stack.npy!)
             XCTAssertEqual(t.shape, [4, 8, 3, 3], "a crop of the 3×3 field")
             XCTAssertEqual(stack.shape, [4, 8, 3, 3])
-            let perSeed = manifest.outputs.filter { $0.kind == "projection" && $0.rule == stack.rule }
+            let perSeed = manifest.outputs.filter { $0.kind == .projection && $0.rule == stack.rule }
             XCTAssertEqual(perSeed.count, 4)
             let sliceBytes = 8 * 3 * 3 * 4
             let header = bytes.count - 4 * sliceBytes
@@ -66,7 +66,7 @@ final class ProjectCLITests: XCTestCase {
                 XCTAssertEqual(Int(row[4]), o.x)
                 XCTAssertEqual(Float(row[5]), o.activation)
             }
-            let sheet = try XCTUnwrap(manifest.outputs.first { $0.kind == "projection-grid" && $0.rule == stack.rule })
+            let sheet = try XCTUnwrap(manifest.outputs.first { $0.kind == .projectionGrid && $0.rule == stack.rule })
             XCTAssertNotNil(try Image.read(both + "/" + sheet.png!))
             XCTAssertNotNil(sheet.npy, "with per-seed files the grid keeps its array")
         }

@@ -27,10 +27,10 @@ final class ManifestTests: XCTestCase {
     func testManifestWriteLeavesOnlyTheManifest() throws {
         let dir = try temporaryDirectory(self)
         var m = Manifest(command: "test", version: "0", model: nil, input: nil, parameters: ["x": .number(1)])
-        m.outputs.append(Manifest.Output(kind: "projection"))
+        m.outputs.append(Manifest.Output(kind: .projection))
         try m.write(to: dir)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["manifest.json"])
         let back = try JSONDecoder().decode(Manifest.self, from: try AtomicFile.read(dir + "/manifest.json"))
-        XCTAssertEqual(back.outputs.map(\.kind), ["projection"])
+        XCTAssertEqual(back.outputs.map(\.kind), [.projection])
     }
 }
