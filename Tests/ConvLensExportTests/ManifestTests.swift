@@ -33,4 +33,14 @@ final class ManifestTests: XCTestCase {
         let back = try JSONDecoder().decode(Manifest.self, from: try AtomicFile.read(dir + "/manifest.json"))
         XCTAssertEqual(back.outputs.map(\.kind), [.projection])
     }
+
+    /// A kind is its name in the JSON, and a manifest with a kind this version does not name still decodes.
+    func testKindsAreTheirNamesAndStayOpen() throws {
+        let json = String(decoding: try JSONEncoder().encode([Manifest.Output(kind: .activationGrid), Manifest.Output(kind: .guidedGradcam)]), as: UTF8.self)
+        XCTAssertEqual(json, #"[{"kind":"activation-grid"},{"kind":"guided-gradcam"}]"#)
+        let future = try JSONDecoder().decode(Manifest.Output.self, from: Data(#"{"kind":"saliency-v9","layer":"c"}"#.utf8))
+        XCTAssertEqual(future.kind.rawValue, "saliency-v9")
+        XCTAssertEqual(future.layer, "c")
+        XCTAssertThrowsError(try JSONDecoder().decode(Manifest.Output.self, from: Data(#"{"kind":7}"#.utf8)))
+    }
 }
