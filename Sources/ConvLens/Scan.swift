@@ -272,11 +272,45 @@ public struct ScanResult: Codable, Sendable, Equatable {
     }
 
     /// Reads `DIR/scan.json`.
+    /// - Throws: ``ConvLensError`` (`malformedFile`) when the file does not decode or is not a
+    ///   consistent scan (``validated(file:)``).
     public static func read(directory: String) throws -> ScanResult {
         let path = directory + "/scan.json"
-        do { return try JSONDecoder().decode(ScanResult.self, from: AtomicFile.read(path)) } catch let e as ConvLensError { throw e } catch {
+        let result: ScanResult
+        do { result = try JSONDecoder().decode(ScanResult.self, from: AtomicFile.read(path)) } catch let e as ConvLensError { throw e } catch {
             throw ConvLensError(.malformedFile, file: path, "not a convlens scan.json (\(error))")
         }
+        return try result.validated(file: path)
+    }
+
+    /// The result itself, after checking everything its readers index with (`merge`, `topk`, the
+    /// explorer's top-K pane), so that a damaged or hostile file is an error and not a crash: the
+    /// format and version, `top` in 1–10000, a shard `index < count`, per layer a `[C, H, W]`
+    /// shape of positive sizes with one unit list per channel, at most `top` entries per unit,
+    /// and every entry's image and position inside the scan.
+    /// - Parameter file: names the file in errors.
+    /// - Throws: ``ConvLensError`` (`malformedFile`) naming the first inconsistency.
+    public func validated(file: String) throws -> ScanResult {
+        func bad(_ why: String) -> ConvLensError { ConvLensError(.malformedFile, file: file, "not a consistent convlens scan: \(why)") }
+        guard format == "convlens-scan", version == 1 else { throw bad("format '\(format)' version \(version); expected convlens-scan version 1") }
+        guard (1...10_000).contains(top) else { throw bad("top is \(top); expected 1-10000") }
+        if let s = shard, !(s.count >= 1 && (0..<s.count).contains(s.index)) { throw bad("shard \(s.index)/\(s.count)") }
+        guard (0...images.count).contains(scanned) else { throw bad("\(scanned) images scanned of \(images.count)") }
+        if let s = skipped.first(where: { !images.indices.contains($0.image) }) {
+            throw bad("skipped image \(s.image) is not one of the \(images.count) images")
+        }
+        for l in layers {
+            guard l.shape.count == 3, l.shape.allSatisfy({ $0 >= 1 }), l.shape[0] == l.units.count else {
+                throw bad("layer '\(l.name)' has shape \(l.shape) and \(l.units.count) unit lists")
+            }
+            for (c, entries) in l.units.enumerated() {
+                guard entries.count <= top else { throw bad("layer '\(l.name)' unit \(c) lists \(entries.count) entries; top is \(top)") }
+                if let e = entries.first(where: { !images.indices.contains($0.image) || !(0..<l.shape[1]).contains($0.y) || !(0..<l.shape[2]).contains($0.x) }) {
+                    throw bad("layer '\(l.name)' unit \(c) lists image \(e.image) at \(e.y),\(e.x), outside the scan's \(images.count) images and \(l.shape[1])×\(l.shape[2]) map")
+                }
+            }
+        }
+        return self
     }
 
     func jsonData() throws -> Data {
@@ -428,6 +462,7 @@ extension Model {
             do { cp = try JSONDecoder().decode(ScanCheckpoint.self, from: AtomicFile.read(checkpointPath)) } catch let e as ConvLensError { throw e } catch {
                 throw ConvLensError(.malformedFile, file: checkpointPath, "not a scan checkpoint (\(error))")
             }
+            _ = try cp.result.validated(file: checkpointPath)
             var expected = cp.result
             (expected.scanned, expected.skipped) = (0, [])
             for i in expected.layers.indices { expected.layers[i].units = Array(repeating: [], count: expected.layers[i].units.count) }
