@@ -127,7 +127,7 @@ extension Model {
         try AtomicFile.makeDirectory(directory)
         var nb = Notebook(title: request.title ?? "ConvLens: \(layers.map(\.name).joined(separator: ", "))")
         let total = units.reduce(0) { $0 + $1.channels.count } *
-            ((sections.contains(.projections) ? request.rules.count : 0) + (sections.contains(.compare) ? 3 : 0))
+            ((sections.contains(.projections) ? request.rules.count : 0) + (sections.contains(.compare) ? ProjectionRule.allCases.count : 0))
             + (sections.contains(.optimize) ? units.reduce(0) { $0 + min($1.channels.count, OptimizeRequest.maximumImages) } : 0)
         var done = 0
 
@@ -334,7 +334,7 @@ extension Model {
                 let m = try writeComparisons(cr, trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params) { d, _ in
                     progress?(base + d, total)
                 }
-                done += u.channels.count * 3
+                done += u.channels.count * ProjectionRule.allCases.count   // a panel projects under every rule
                 nb.markdown("## Direct view and projections of `\(u.layer.name)`, side by side\n\nOne panel per unit: the input with the unit's receptive field boxed, the field itself, the channel's activation blended on the input (the direct view), and the deconvnet, guided and backprop projections cropped to the field. Arrays: the panels as `[H, W, 3]` in `[0, 1]`.\n\n```sh\nconvlens compare\(modelFlag)\(imageFlag) --layer \(shellQuote(u.layer.name)) --channel \(channelList)\(atFlag) --display \(request.display.mode.rawValue) --tile-size \(request.tileSize) --out \(sub)\n```")
                 // The unit panels (the page only stacks them).
                 try embed(sub, m, kinds: [.panel], only: { $0.channel != nil }) { o in "panel of channel \(o.channel ?? 0)" }
