@@ -130,8 +130,9 @@ public struct ScanSource: Codable, Sendable, Equatable {
     public func image(_ index: Int) throws -> Image {
         let id = images[index]
         guard kind == "cifar10" else { return try Image.read(id) }
-        guard let hash = id.lastIndex(of: "#"), let record = Int(id[id.index(after: hash)...]) else {
-            throw ConvLensError(.malformedFile, file: id, "not a CIFAR-10 record id (FILE#N)")
+        guard let hash = id.lastIndex(of: "#"), let record = Int(id[id.index(after: hash)...]),
+              record >= 0, record <= Int(Int32.max) else {
+            throw ConvLensError(.malformedFile, file: id, "not a CIFAR-10 record id (FILE#N, N ≥ 0)")
         }
         let file = String(id[..<hash])
         guard let handle = FileHandle(forReadingAtPath: file) else {
@@ -283,9 +284,16 @@ public struct ScanResult: Codable, Sendable, Equatable {
         return try result.validated(file: path)
     }
 
+    /// Whether `name` is a plain `.npy` file name: no folder part, not hidden, printable.
+    static func isPlainArrayName(_ name: String) -> Bool {
+        name.hasSuffix(".npy") && name.count <= 255 && !name.hasPrefix(".") && !name.contains("/") && !name.contains("\\")
+            && name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
+    }
+
     /// The result itself, after checking everything its readers index with (`merge`, `topk`, the
     /// explorer's top-K pane), so that a damaged or hostile file is an error and not a crash: the
-    /// format and version, `top` in 1–10000, a shard `index < count`, per layer a `[C, H, W]`
+    /// format and version, `top` in 1–10000, the source kind, a shard `index < count`, per layer
+    /// plain `.npy` array names and a `[C, H, W]`
     /// shape of positive sizes with one unit list per channel, at most `top` entries per unit,
     /// and every entry's image and position inside the scan.
     /// - Parameter file: names the file in errors.
@@ -294,12 +302,17 @@ public struct ScanResult: Codable, Sendable, Equatable {
         func bad(_ why: String) -> ConvLensError { ConvLensError(.malformedFile, file: file, "not a consistent convlens scan: \(why)") }
         guard format == "convlens-scan", version == 1 else { throw bad("format '\(format)' version \(version); expected convlens-scan version 1") }
         guard (1...10_000).contains(top) else { throw bad("top is \(top); expected 1-10000") }
+        guard ["folder", "list", "cifar10"].contains(sourceKind) else { throw bad("source kind '\(sourceKind)'; expected folder, list or cifar10") }
         if let s = shard, !(s.count >= 1 && (0..<s.count).contains(s.index)) { throw bad("shard \(s.index)/\(s.count)") }
         guard (0...images.count).contains(scanned) else { throw bad("\(scanned) images scanned of \(images.count)") }
         if let s = skipped.first(where: { !images.indices.contains($0.image) }) {
             throw bad("skipped image \(s.image) is not one of the \(images.count) images")
         }
         for l in layers {
+            // Array names are written by scan-merge into its output folder: one plain file name each.
+            for name in [l.valuesNpy, l.positionsNpy] where !ScanResult.isPlainArrayName(name) {
+                throw bad("layer '\(l.name)' names its array '\(name)'; expected a file name ending in .npy, without folders")
+            }
             guard l.shape.count == 3, l.shape.allSatisfy({ $0 >= 1 }), l.shape[0] == l.units.count else {
                 throw bad("layer '\(l.name)' has shape \(l.shape) and \(l.units.count) unit lists")
             }
@@ -427,7 +440,11 @@ extension Model {
     @discardableResult
     public func scan(_ request: ScanRequest, source: ScanSource, to directory: String, parameters: [String: JSONValue],
                      progress: ((ScanProgress) -> Void)? = nil) throws -> ScanResult {
-        precondition(request.top >= 1 && request.checkpointEvery >= 1)
+        precondition(request.checkpointEvery >= 1)
+        // The range every reader of a scan accepts (validated(file:)).
+        guard (1...10_000).contains(request.top) else {
+            throw ConvLensError(.outOfRange, parameter: "top", "top is \(request.top); a scan keeps 1 to 10000 entries per unit")
+        }
         let layers = try request.layers.map { try graph.layer(matching: $0) }
         let fields = graph.receptiveFields()
         let pre = request.preprocessing ?? preprocessing
@@ -466,7 +483,7 @@ extension Model {
             var expected = cp.result
             (expected.scanned, expected.skipped) = (0, [])
             for i in expected.layers.indices { expected.layers[i].units = Array(repeating: [], count: expected.layers[i].units.count) }
-            guard expected == result, cp.done <= slice.count else {
+            guard expected == result, (0...slice.count).contains(cp.done) else {
                 throw ConvLensError(.invalidArgument, file: checkpointPath, "was written by a different scan (model, images, layers, --top, --per-position or --shard differ); remove it or drop --resume")
             }
             result = cp.result
@@ -505,12 +522,12 @@ extension Model {
                         for ch in 0..<c {
                             let base = ch * h * w
                             if request.perPosition {
-                                for p in 0..<(h * w) where !a[base + p].isNaN && lists[l][ch].admits(a[base + p]) {
+                                for p in 0..<(h * w) where a[base + p].isFinite && lists[l][ch].admits(a[base + p]) {
                                     lists[l][ch].offer(ScanEntry(value: a[base + p], image: index, y: p / w, x: p % w))
                                 }
                             } else {
                                 var best = -1
-                                for p in 0..<(h * w) where !a[base + p].isNaN && (best < 0 || a[base + p] > a[base + best]) { best = p }
+                                for p in 0..<(h * w) where a[base + p].isFinite && (best < 0 || a[base + p] > a[base + best]) { best = p }
                                 if best >= 0 { lists[l][ch].offer(ScanEntry(value: a[base + best], image: index, y: best / w, x: best % w)) }
                             }
                         }

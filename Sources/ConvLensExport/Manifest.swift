@@ -43,8 +43,6 @@ public struct Manifest: Codable, Sendable {
         public var shape: [Int]?
         public var preprocessing: JSONValue?
     }
-    /// One output file (or group of files) with what it shows. Fields that do not apply are `nil`
-    /// and omitted from the JSON.
     /// What an output shows, encoded as its name (`"activation-grid"`). The set is open: a
     /// manifest from a newer ConvLens decodes with kinds this one does not name.
     public struct Kind: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
@@ -81,6 +79,8 @@ public struct Manifest: Codable, Sendable {
         public static let occlusionTop = Kind(rawValue: "occlusion-top")
     }
 
+    /// One output file (or group of files) with what it shows. Fields that do not apply are `nil`
+    /// and omitted from the JSON.
     public struct Output: Codable, Sendable {
         public var kind: Kind
         public var layer: String?

@@ -12,9 +12,13 @@ from the legitimate fixtures Tests/Fixtures/keras/seq.h5 and seq.keras. With h5p
 With zipfile:
 - deflate_size_lie.keras: seq.keras re-deflated, its central directory claiming 512 MiB for the
   weights (more than deflate can expand from their compressed size).
+With json, from the scan seed Tests/Fixtures/scan/seeds/shard.json made a whole one-shard scan:
+- scan/array_name_escape.json: a layer whose values array is named "../escape_values.npy"
+  (scan-merge writes the arrays under their names into its folder: the name must be refused).
 
 Run: .venv-ref/bin/python Tests/ReferenceGenerators/make_hostile_files.py
 """
+import json
 import os
 import shutil
 import struct
@@ -87,7 +91,15 @@ def main():
         entry = data.index(b"PK\x01\x02", entry + 4)
     struct.pack_into("<I", data, entry + 24, 512 << 20)  # uncompressed size
     open(path, "wb").write(bytes(data))
-    print("wrote", OUT, ZIP_OUT)
+    scan_out = os.path.join(FIXTURES, "fuzz", "scan")
+    os.makedirs(scan_out, exist_ok=True)
+    scan = json.load(open(os.path.join(FIXTURES, "scan", "seeds", "shard.json")))
+    scan["shard"] = {"count": 1, "index": 0}
+    scan["layers"][0]["values_npy"] = "../escape_values.npy"
+    with open(os.path.join(scan_out, "array_name_escape.json"), "w") as f:
+        json.dump(scan, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print("wrote", OUT, ZIP_OUT, scan_out)
 
 
 if __name__ == "__main__":

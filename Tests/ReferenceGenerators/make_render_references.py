@@ -1,8 +1,8 @@
-"""Independent renderings of the render goldens (Tests/Fixtures/golden), from DESIGN.md's rules.
+"""Independent renderings of the render goldens (Tests/Fixtures/golden), from the written rules.
 
 The goldens of RenderGoldenTests are recorded by ConvLens itself. This script draws the same
 grids from the same synthetic tensors with NumPy, Pillow and matplotlib's colormaps, following the
-written rules only (DESIGN.md §1 "Grids"; Docs/Views.md), and writes them to
+written rules only (the design's "Grids" section, as Docs/Views.md states it), and writes them to
 Tests/Fixtures/golden/independent/<golden name>.png. RenderGoldenTests compares each golden with
 its independent rendering (gray: ±1 level for rounding; matplotlib colormaps: ±3 levels, since
 matplotlib looks colours up in its 256-entry table where ConvLens interpolates between entries).
