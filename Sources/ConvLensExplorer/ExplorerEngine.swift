@@ -208,6 +208,10 @@ public actor ExplorerEngine {
         let shown = try layer(p)
         let source = try model.graph.layer(matching: try p.required(p.from, "from"))
         let unit = try p.required(p.unit, "unit")
+        // The seed lives on the `from` layer: its errors name that parameter, not the shown `layer`.
+        do { _ = try seed(p, unit).resolve(in: trace.activation(source), layer: source.name) } catch let e as ConvLensError {
+            throw e.naming { $0 == "layer" ? "from" : $0 }
+        }
         var t = try Projector(trace: trace).signal(of: source, seeds: [seed(p, unit)], at: shown, rule: p.rule)
         t = t.reshaped(shown.shape)
         return try ExplorerEngine.grid(t, tiles: ActivationTiles(scale: p.scale, boost: p.boost, gamma: p.gamma, colormap: .diverging))

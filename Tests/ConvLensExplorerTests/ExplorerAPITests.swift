@@ -133,6 +133,12 @@ final class ExplorerAPITests: XCTestCase {
         XCTAssertEqual(wrong.status, 400)
         let message = try wrong.error()
         XCTAssertTrue(message.contains("comes after"), message)
+        XCTAssertTrue(message.hasPrefix("layer: "), message)
+        // A unit the `from` layer does not have is an error about `unit` on `from`.
+        let unit = try HTTP.get(port, "/api/signal.png?image=b0&layer=%2310&from=%2340&unit=100000")
+        XCTAssertEqual(unit.status, 400)
+        let unitMessage = try unit.error()
+        XCTAssertTrue(unitMessage.hasPrefix("unit: "), unitMessage)
     }
 
     func testTopKPaneIsTheMontageTopKWrites() throws {
