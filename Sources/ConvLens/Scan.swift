@@ -277,11 +277,18 @@ public struct ScanResult: Codable, Sendable, Equatable {
     ///   consistent scan (``validated(file:)``).
     public static func read(directory: String) throws -> ScanResult {
         let path = directory + "/scan.json"
+        return try decode(try AtomicFile.read(path), file: path)
+    }
+
+    /// Decodes and validates the contents of a `scan.json`.
+    /// - Parameter file: names the file in errors.
+    /// - Throws: ``ConvLensError`` (`malformedFile`) as ``read(directory:)``.
+    public static func decode(_ data: Data, file: String) throws -> ScanResult {
         let result: ScanResult
-        do { result = try JSONDecoder().decode(ScanResult.self, from: AtomicFile.read(path)) } catch let e as ConvLensError { throw e } catch {
-            throw ConvLensError(.malformedFile, file: path, "not a convlens scan.json (\(error))")
+        do { result = try JSONDecoder().decode(ScanResult.self, from: data) } catch {
+            throw ConvLensError(.malformedFile, file: file, "not a convlens scan.json (\(error))")
         }
-        return try result.validated(file: path)
+        return try result.validated(file: file)
     }
 
     /// Whether `name` is a plain `.npy` file name: no folder part, not hidden, printable.

@@ -59,11 +59,9 @@ enum FuzzTarget: String, CaseIterable {
         case .npy:
             _ = try NPY.decode(data, file: "fuzz-input")
         case .scan:
-            let dir = FuzzTarget.folder + "/scan"
-            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try data.write(to: URL(fileURLWithPath: dir + "/scan.json"))
-            let result = try ScanResult.read(directory: dir)
-            if result.shard != nil { _ = try ScanResult.merge([result], paths: [dir]) }
+            // In memory: ScanResult.read(directory:) is this decode after reading the file.
+            let result = try ScanResult.decode(data, file: "fuzz-input/scan.json")
+            if result.shard != nil { _ = try ScanResult.merge([result], paths: ["fuzz-input"]) }
             _ = try? JSONDecoder().decode(Manifest.self, from: data)
         }
     }
