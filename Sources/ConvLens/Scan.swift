@@ -192,6 +192,8 @@ public struct ScanRequest: Sendable {
     public var layers: [String]
     /// K.
     public var top = 9
+    /// The K a scan may keep: what `scan()` accepts and every reader of a scan requires.
+    public static let topRange = 1...10_000
     /// Every position is a candidate (default: each image's maximum per unit only).
     public var perPosition = false
     /// Scan one slice only.
@@ -308,7 +310,7 @@ public struct ScanResult: Codable, Sendable, Equatable {
     public func validated(file: String) throws -> ScanResult {
         func bad(_ why: String) -> ConvLensError { ConvLensError(.malformedFile, file: file, "not a consistent convlens scan: \(why)") }
         guard format == "convlens-scan", version == 1 else { throw bad("format '\(format)' version \(version); expected convlens-scan version 1") }
-        guard (1...10_000).contains(top) else { throw bad("top is \(top); expected 1-10000") }
+        guard ScanRequest.topRange.contains(top) else { throw bad("top is \(top); expected \(ScanRequest.topRange.lowerBound)-\(ScanRequest.topRange.upperBound)") }
         guard ["folder", "list", "cifar10"].contains(sourceKind) else { throw bad("source kind '\(sourceKind)'; expected folder, list or cifar10") }
         if let s = shard, !(s.count >= 1 && (0..<s.count).contains(s.index)) { throw bad("shard \(s.index)/\(s.count)") }
         guard (0...images.count).contains(scanned) else { throw bad("\(scanned) images scanned of \(images.count)") }
@@ -449,8 +451,9 @@ extension Model {
                      progress: ((ScanProgress) -> Void)? = nil) throws -> ScanResult {
         precondition(request.checkpointEvery >= 1)
         // The range every reader of a scan accepts (validated(file:)).
-        guard (1...10_000).contains(request.top) else {
-            throw ConvLensError(.outOfRange, parameter: "top", "top is \(request.top); a scan keeps 1 to 10000 entries per unit")
+        guard ScanRequest.topRange.contains(request.top) else {
+            let r = ScanRequest.topRange
+            throw ConvLensError(.outOfRange, parameter: "top", "top is \(request.top); a scan keeps \(r.lowerBound) to \(r.upperBound) entries per unit")
         }
         let layers = try request.layers.map { try graph.layer(matching: $0) }
         let fields = graph.receptiveFields()

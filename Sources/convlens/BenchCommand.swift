@@ -30,15 +30,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print the transposed-convolution table instead of the workloads (FFT vs GEMM, 128→128 channels, 56×56, batch 16, k = 3, 5, 7, 11).")
     var fftTable = false
 
-    @Option(help: "With --fft-table: timed runs per row, the best reported.")
-    var repeats = 5
+    @Option(help: "With --fft-table: timed runs per row, the best reported (default 5).")
+    var repeats: Int?
 
     func validate() throws {
         guard fftTable else {
-            if repeats != 5 { throw ValidationError("--repeats goes with --fft-table") }
+            if repeats != nil { throw ValidationError("--repeats goes with --fft-table") }
             return
         }
-        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be 1 to 1000") }
+        if let repeats, !(1...1000).contains(repeats) { throw ValidationError("--repeats must be 1 to 1000") }
         guard !quick, !json, only == nil, baseline == nil, out == nil else {
             throw ValidationError("--fft-table prints its table alone: it takes no --quick, --json, --only, --baseline or --out")
         }
@@ -47,7 +47,7 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             if fftTable {
-                TransposedConvolutionTable.run(repeats: repeats) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+                TransposedConvolutionTable.run(repeats: repeats ?? 5) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
                 return
             }
             let ids = try BenchmarkSuite.select(only?.split(separator: ",", omittingEmptySubsequences: false).map(String.init))

@@ -41,7 +41,8 @@ struct ScanCommand: AsyncParsableCommand {
 
     func validate() throws {
         if layer.isEmpty { throw ValidationError("give at least one --layer") }
-        if !(1...10_000).contains(top) { throw ValidationError("--top must be between 1 and 10000") }
+        let r = ScanRequest.topRange
+        if !r.contains(top) { throw ValidationError("--top must be between \(r.lowerBound) and \(r.upperBound)") }
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if let shard, ScanShard(parsing: shard) == nil { throw ValidationError("--shard must be i/n with 0 ≤ i < n, got '\(shard.prefix(80))'") }
     }
