@@ -241,23 +241,50 @@ void convlens_direct_transposed_conv_plane(const float *x, int h, int w, const f
 }
 
 #if CONVLENS_X86
+#define FMA_PEAK_LOOP(VEC, SET1, FMADD, ADD, STORE, LANES) \
+    VEC a[12]; \
+    const VEC m = SET1(0.999999f), c = SET1(1e-7f); \
+    for (int i = 0; i < 12; i++) a[i] = SET1(seed + (float)i); \
+    for (long n = 0; n < iterations; n++) { \
+        for (int i = 0; i < 12; i++) a[i] = FMADD(a[i], m, c); \
+    } \
+    VEC s = a[0]; \
+    for (int i = 1; i < 12; i++) s = ADD(s, a[i]); \
+    float out[LANES]; \
+    STORE(out, s); \
+    float total = 0; \
+    for (int i = 0; i < LANES; i++) total += out[i]; \
+    return total;
+
 TARGET_AVX2 static float fma_peak_avx2(long iterations, float seed) {
-    __m256 a[12];
-    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(seed + (float)i);
-    for (long n = 0; n < iterations; n++) {
-        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
+    FMA_PEAK_LOOP(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps, 8)
+}
+
+__attribute__((target("avx512f"))) static float fma_peak_avx512(long iterations, float seed) {
+    FMA_PEAK_LOOP(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps, 16)
+}
+
+static int peak_uses_avx512(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
     }
-    __m256 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+    return cached;
 }
 #endif
 
+int convlens_fma_peak_lanes(void) {
+#if CONVLENS_X86
+    if (peak_uses_avx512()) return 16;
+    if (convlens_kernels_vectorized()) return 8;
+#endif
+    return 1;
+}
+
 float convlens_fma_peak(long iterations, float seed) {
 #if CONVLENS_X86
+    if (peak_uses_avx512()) return fma_peak_avx512(iterations, seed);
     if (convlens_kernels_vectorized()) return fma_peak_avx2(iterations, seed);
 #endif
     float a[96];

@@ -10,12 +10,13 @@ extension BenchmarkReport {
         let runs = workloads.first?.runs ?? BenchmarkSuite.runs(quick: quick)
         lines.append("convlens bench — \(quick ? "quick" : "full") sizes; each workload: 1 warm-up run, then the median of \(runs)")
         let peak = machinePeakGFLOPS.map { String(format: "%.1f GFLOP/s", $0) } ?? "n/a"
-        var machine = "threads: \(threads); machine peak (fp32 FMA loop, \(MachinePeak.usesFMA ? "AVX2/FMA" : "portable scalar code"), \(threads) threads): \(peak)"
+        var machine = "threads: \(threads); machine peak (fp32 FMA loop, \(MachinePeak.instructions), \(threads) threads): \(peak)"
         if let loadAverage {
             machine += String(format: "; load average at start: %.2f", loadAverage)
             if loadAverage > Double(threads) * 0.75 { machine += " (other work shares the cores: times are inflated)" }
         }
         lines.append(machine)
+        if let blas = versions["blas"] { lines.append("matrix products: \(blas)") }
         if let baseline {
             var b = "baseline: \(baseline.tool) (\(baseline.source))"
             if let t = baseline.threads { b += ", threads \(t)" }

@@ -97,7 +97,7 @@ public enum BenchmarkSuite {
             }
         }
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return BenchmarkReport(versions: ["convlens": convLensVersion], threads: Parallelism.threadCount, quick: quick,
+        return BenchmarkReport(versions: ["convlens": convLensVersion, "blas": MatrixMultiply.kernels], threads: Parallelism.threadCount, quick: quick,
                                machinePeakGFLOPS: peak, totalSeconds: total, loadAverage: load, workloads: results)
     }
 

@@ -2,19 +2,29 @@ internal import CConvLensKernels
 import ConvLensCore
 import Foundation
 
-/// The machine's measured fp32 peak: a loop of 12 independent 8-wide fused multiply-adds per
-/// iteration (`convlens_fma_peak` in the C target `CConvLensKernels`: AVX2/FMA when the CPU has
-/// them, checked at run time), run on every worker thread at once.
+/// The machine's measured fp32 peak: a loop of 12 independent vector fused multiply-adds per
+/// iteration (`convlens_fma_peak` in the C target `CConvLensKernels`: 16-wide AVX-512 or 8-wide
+/// AVX2/FMA, whichever the CPU has, checked at run time), run on every worker thread at once.
 ///
 /// It is the yardstick for "direct-equivalent GFLOP/s": an FFT convolution can exceed it (it does
 /// fewer operations than the direct definition it is credited with), a GEMM cannot.
 public enum MachinePeak {
-    /// Whether the probe uses AVX2/FMA on this CPU (otherwise portable scalar code, far below peak).
-    public static var usesFMA: Bool { convlens_kernels_vectorized() != 0 }
+    /// Which instructions the probe runs on this CPU: `AVX-512`, `AVX2/FMA`, or `portable scalar
+    /// code` (far below peak).
+    public static var instructions: String {
+        switch convlens_fma_peak_lanes() {
+        case 16: return "AVX-512"
+        case 8: return "AVX2/FMA"
+        default: return "portable scalar code"
+        }
+    }
 
-    /// Floating-point operations per iteration of the probe (12 accumulators × 8 lanes × 2; the
-    /// portable version runs 96 scalar multiply-adds, the same count).
-    static let flopsPerIteration = 192.0
+    /// Floating-point operations per iteration of the probe (12 accumulators × lanes × 2; the
+    /// portable version runs 96 scalar multiply-adds, 192 operations).
+    static var flopsPerIteration: Double {
+        let lanes = Int(convlens_fma_peak_lanes())
+        return lanes == 1 ? 192 : Double(24 * lanes)
+    }
 
     /// Measures GFLOP/s with `threads` threads running the probe at the same time.
     /// - Parameters:

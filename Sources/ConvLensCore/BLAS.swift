@@ -1,13 +1,26 @@
 internal import COpenBLAS
+internal import CConvLensKernels
 
 /// The one place ConvLens calls OpenBLAS (DESIGN.md §2 "Rules of the house").
 enum BLAS {
     /// OpenBLAS runs single-threaded: ConvLens splits work across ``Parallelism/threadCount`` threads
     /// itself (output columns of a convolution, channels, seeds), so the two never oversubscribe the
     /// cores, and small products avoid OpenBLAS's spin-waiting threads.
+    ///
+    /// It also gives OpenBLAS the widest kernels the CPU runs when OpenBLAS's own detection fell
+    /// back to narrower ones (`convlens_openblas_choose_core`; ``MatrixMultiply/kernels``).
     static let configured: Bool = {
+        _ = coreChoice
         openblas_set_num_threads(1)
         return true
+    }()
+
+    /// OpenBLAS's own core choice and whether ConvLens replaced it; made once, before any call.
+    static let coreChoice: (detected: String, changed: Bool) = {
+        var name = [CChar](repeating: 0, count: 32)
+        let result = convlens_openblas_choose_core(&name, Int32(name.count))
+        let detected = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return (detected, result == 1)
     }()
 
     /// `C = A·B + beta·C` (row-major, no transposes) with the columns of B and C split across threads.
@@ -73,6 +86,25 @@ public enum MatrixMultiply {
 
     /// The number of threads OpenBLAS uses (1: ConvLens parallelizes above it).
     public static var blasThreadCount: Int { BLAS.threadCount }
+
+    /// The name of the OpenBLAS kernel set in use (`SkylakeX`, `Haswell`, `Prescott`, …).
+    public static var kernelCore: String {
+        _ = BLAS.configured
+        return String(cString: openblas_get_corename())
+    }
+
+    /// Which OpenBLAS kernels run, e.g. `OpenBLAS 0.3.21 SkylakeX kernels (its detection: Prescott)`.
+    ///
+    /// OpenBLAS picks its kernels from the CPU model; a release older than the CPU falls back to
+    /// SSE3 kernels several times slower than the CPU's AVX-512 or AVX2 ones. ConvLens then
+    /// re-initializes it with the widest kernel set the CPU supports, unless `OPENBLAS_CORETYPE`
+    /// is set (OpenBLAS's own variable, which always wins). `Docs/Performance.md` has the numbers.
+    public static var kernels: String {
+        let used = kernelCore
+        let version = String(cString: openblas_get_config()).split(separator: " ").prefix(2).joined(separator: " ")
+        let choice = BLAS.coreChoice
+        return choice.changed ? "\(version) \(used) kernels (its detection: \(choice.detected))" : "\(version) \(used) kernels"
+    }
 }
 
 extension BLAS {

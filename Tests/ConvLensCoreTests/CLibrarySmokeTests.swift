@@ -39,4 +39,32 @@ final class CLibrarySmokeTests: XCTestCase {
         XCTAssertEqual(ct, [58, 64, 139, 154])
         XCTAssertLessThanOrEqual(MatrixMultiply.blasThreadCount, Parallelism.threadCount)
     }
+
+    /// OpenBLAS 0.3.21 takes the build machines' Xeons for a Prescott and runs SSE3 kernels 4–5×
+    /// slower than their AVX-512 ones; ConvLens must hand it the widest set the CPU runs.
+    func testOpenBLASRunsTheWidestKernelsTheCPUHas() throws {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil else {
+            throw XCTSkip("OPENBLAS_CORETYPE is set: OpenBLAS's kernels are the user's choice")
+        }
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard let flagLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+            throw XCTSkip("no /proc/cpuinfo flags on this system")
+        }
+        let flags = Set(flagLine.split(separator: " ").map(String.init))
+        let core = MatrixMultiply.kernelCore
+        if ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) {
+            XCTAssertTrue(["SkylakeX", "Cooperlake", "SapphireRapids"].contains(core), "AVX-512 CPU, OpenBLAS runs \(core) kernels")
+        } else if flags.contains("avx2") && flags.contains("fma") {
+            XCTAssertTrue(["Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"].contains(core), "AVX2 CPU, OpenBLAS runs \(core) kernels")
+        }
+        XCTAssertTrue(MatrixMultiply.kernels.contains(core))
+        // The products are still right with them (a size that takes the packed kernel path).
+        let n = 64
+        let a = (0..<(n * n)).map { Float($0 % 7) - 3 }, b = (0..<(n * n)).map { Float($0 % 5) - 2 }
+        let c = MatrixMultiply.multiply(a, b, m: n, n: n, k: n)
+        for (i, j) in [(0, 0), (5, 17), (63, 63), (31, 2)] {
+            let expected = (0..<n).reduce(Float(0)) { $0 + a[i * n + $1] * b[$1 * n + j] }
+            XCTAssertEqual(c[i * n + j], expected, "C[\(i), \(j)]")
+        }
+    }
 }
