@@ -104,6 +104,13 @@ public struct Model: Sendable {
         do { return try graph.run(input.tensor) } catch let e as ConvLensError { throw e.attributed(to: input.path) }
     }
 
+    /// Runs the model on an input keeping only some tensors (``Graph/evaluate(_:keep:)``: no
+    /// trace, activations fused into their convolutions, tensors dropped after their last reader).
+    /// - Parameter keep: tensor names; empty keeps the graph's outputs.
+    public func evaluate(_ input: ModelInput, keep: Set<String> = []) throws -> [String: Tensor] {
+        do { return try graph.evaluate(input.tensor, keep: keep) } catch let e as ConvLensError { throw e.attributed(to: input.path) }
+    }
+
     /// The manifest record of the model file.
     public func record() throws -> Manifest.FileRecord { try Manifest.record(path: path) }
 }

@@ -524,9 +524,10 @@ extension Model {
             var skip: (String, String)? = nil
             do {
                 let input = try self.input(source: source, index: index, preprocessing: pre)
-                let trace = try run(input)
+                // Only the scanned layers' tensors are kept (no trace: scans run many images).
+                let values = try evaluate(input, keep: Set(layers.map(\.tensorName)))
                 for (l, layer) in layers.enumerated() {
-                    let act = trace.activation(layer)
+                    let act = values[layer.tensorName]!
                     let (c, h, w) = (result.layers[l].shape[0], result.layers[l].shape[1], result.layers[l].shape[2])
                     act.scalars.withUnsafeBufferPointer { a in
                         for ch in 0..<c {

@@ -81,6 +81,22 @@ public struct Graph: Sendable {
     public let source: String
     /// Every node output, in order.
     public let layers: [Layer]
+    /// Convolutions whose output only a `Relu` or `Clip` reads, by node index: forward passes that
+    /// need not keep the convolution's own output (``evaluate(_:keep:)``, occlusion's incremental
+    /// passes) apply the activation as the convolution writes its output and skip the activation
+    /// node. ``run(_:through:)`` keeps every tensor and fuses nothing.
+    package let fusions: [Int: Fusion]
+
+    /// A convolution node and the activation node that alone reads its output.
+    package struct Fusion: Sendable {
+        /// The activation's node index.
+        package let activationNode: Int
+        package let activation: ConvolutionActivation
+        /// The convolution's output tensor (not computed when fused).
+        package let intermediate: String
+        /// The activation's output tensor (what the fused convolution produces).
+        package let output: String
+    }
 
     init(inputName: String, inputShape: Shape, nodes: [Node], initializers: [String: Tensor], shapes: [String: Shape],
          outputNames: [String], metadata: [String: String], opsetVersion: Int, source: String) {
@@ -102,6 +118,18 @@ public struct Graph: Sendable {
             }
         }
         self.layers = layers
+        var readers: [String: [Int]] = [:]
+        for (i, node) in nodes.enumerated() { for name in node.inputs where !name.isEmpty { readers[name, default: []].append(i) } }
+        var fusions: [Int: Fusion] = [:]
+        for (i, node) in nodes.enumerated() where node.op is Conv && node.outputs.count == 1 {
+            let t = node.outputs[0]
+            guard !t.isEmpty, !outputNames.contains(t), let r = readers[t], r.count == 1, r[0] > i else { continue }
+            let next = nodes[r[0]]
+            guard let act = next.op as? any FusableActivation, next.inputs.first == t, next.outputs.count == 1,
+                  !next.outputs[0].isEmpty else { continue }
+            fusions[i] = Fusion(activationNode: r[0], activation: act.fusedActivation, intermediate: t, output: next.outputs[0])
+        }
+        self.fusions = fusions
     }
 
     /// The number of parameters (elements of the initializers) a node reads.

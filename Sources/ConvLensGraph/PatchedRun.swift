@@ -99,25 +99,31 @@ extension Graph {
                 let reached = changed.indices.filter { p in node.inputs.contains { changed[p][$0] != nil } }
                 guard !reached.isEmpty else { continue }
                 let together = reached.filter { batchable(node, changed[$0]) }
+                // A convolution that only an activation reads applies it as it writes and stands for
+                // both nodes (the activation node is then not reached: its input is never stored).
+                let fusion = fusions[index].flatMap { keep.contains($0.intermediate) ? nil : $0 }
                 var outputs: [Int: [Change?]] = [:]
-                if !together.isEmpty, let stacked = runStacked(node, clean: clean, positions: together, changed: changed) {
+                if !together.isEmpty, let stacked = runStacked(node, clean: clean, positions: together, changed: changed, activation: fusion?.activation) {
                     for (k, p) in together.enumerated() { outputs[p] = [.stacked(stacked, k)] }
                 }
                 for p in reached where outputs[p] == nil {
-                    outputs[p] = evaluate(node, clean: clean, changed: changed[p], promote: promote)
+                    outputs[p] = evaluate(node, clean: clean, changed: changed[p], promote: promote, activation: fusion?.activation)
                 }
+                let names = fusion.map { [$0.output] } ?? node.outputs
                 for p in reached {
-                    for (name, c) in zip(node.outputs, outputs[p]!) where !name.isEmpty {
+                    for (name, c) in zip(names, outputs[p]!) where !name.isEmpty {
                         if let c { changed[p][name] = c }
-                        let full = shapes[name]?.count ?? 0
-                        work[p].whole += full
-                        switch c {
-                        case .region(let r, _)?: work[p].computed += r.area * (shapes[name].map { $0.count / max(1, $0[2] * $0[3]) } ?? 0)
-                        case .whole?: work[p].computed += full
-                        case .stacked(let s, _)?:
-                            work[p].computed += full
-                            if s.positions.count > 1 { work[p].stacked += full }
-                        case nil: break
+                        for counted in fusion.map({ [$0.intermediate, $0.output] }) ?? [name] {
+                            let full = shapes[counted]?.count ?? 0
+                            work[p].whole += full
+                            switch c {
+                            case .region(let r, _)?: work[p].computed += r.area * (shapes[counted].map { $0.count / max(1, $0[2] * $0[3]) } ?? 0)
+                            case .whole?: work[p].computed += full
+                            case .stacked(let s, _)?:
+                                work[p].computed += full
+                                if s.positions.count > 1 { work[p].stacked += full }
+                            case nil: break
+                            }
                         }
                     }
                 }
@@ -196,7 +202,8 @@ extension Graph {
 
     /// Runs `node` once for `positions`, their inputs stacked along axis 0; `nil` when the operator
     /// returned an unexpected batch.
-    private func runStacked(_ node: Node, clean: Trace, positions: [Int], changed: [[String: Change]]) -> Stack? {
+    private func runStacked(_ node: Node, clean: Trace, positions: [Int], changed: [[String: Change]],
+                            activation: ConvolutionActivation?) -> Stack? {
         let outShape = shapes[node.outputs[0]]!
         let pointwise = Self.isPointwise(node)
         func stackedValue(_ name: String) -> Tensor {
@@ -234,14 +241,15 @@ extension Graph {
         let out: Tensor
         switch node.op.batching {
         case .reshape: out = args[0]!.reshaped(Shape([positions.count] + outShape.dimensions.dropFirst()))
-        default: out = node.op.forward(args).outputs[0]
+        default: out = Self.forward(node.op, args, activation)[0]
         }
         guard out.shape.dimensions == [positions.count] + outShape.dimensions.dropFirst() else { return nil }
         return Stack(out, positions)
     }
 
     /// The outputs of one node that reads a changed tensor (`nil`: unchanged).
-    private func evaluate(_ node: Node, clean: Trace, changed: [String: Change], promote: Double) -> [Change?] {
+    private func evaluate(_ node: Node, clean: Trace, changed: [String: Change], promote: Double,
+                          activation: ConvolutionActivation?) -> [Change?] {
         func value(_ name: String) -> Tensor? { name.isEmpty ? nil : (clean.values[name] ?? initializers[name]) }
         func whole(_ name: String) -> Tensor? {
             switch changed[name] {
@@ -252,7 +260,7 @@ extension Graph {
             }
         }
         func recomputeWhole() -> [Change?] {
-            node.op.forward(node.inputs.map(whole)).outputs.map { .whole($0) }
+            Self.forward(node.op, node.inputs.map(whole), activation).map { .whole($0) }
         }
         guard node.outputs.count == 1, let outShape = shapes[node.outputs[0]], outShape.rank == 4, outShape[0] == 1 else {
             return recomputeWhole()
@@ -321,9 +329,15 @@ extension Graph {
             } else {
                 args[0] = cropChanged(node.inputs[0], args[0]!, need, changed)
             }
-            let out = rebuild(localPads).forward(args).outputs[0]
+            let out = Self.forward(rebuild(localPads), args, activation)[0]
             return [.region(MapRegion(top: oy0, left: ox0, bottom: oy1, right: ox1), out)]
         }
+    }
+
+    /// The operator's outputs; a convolution with a fused activation applies it as it writes.
+    private static func forward(_ op: any Operator, _ args: [Tensor?], _ activation: ConvolutionActivation?) -> [Tensor] {
+        if let activation, let conv = op as? Conv { return [conv.forward(args, activation: activation)] }
+        return op.forward(args).outputs
     }
 
     /// `t[:, :, region]` with a change laid over it.

@@ -61,7 +61,43 @@ final class ForwardReferenceTests: XCTestCase {
                 let want = try NPY.read(dir + "/" + ref.file)
                 assertClose(actual, want, tolerance: 1e-4, "\(name) [\(URL(fileURLWithPath: modelPath).lastPathComponent)] \(ref.tensor) (\(ref.op))")
             }
+            // The forward pass without a trace (activations fused into the convolutions that only
+            // they read, tensors dropped after their last reader) computes the same values.
+            let fused = Set(graph.fusions.values.map(\.intermediate))
+            let keep = Set(expected.layers.map(\.tensor)).subtracting(fused)
+            let evaluated = try graph.evaluate(input, keep: keep)
+            XCTAssertEqual(Set(evaluated.keys), keep, name)
+            for t in keep {
+                XCTAssertEqual(evaluated[t]?.scalars, trace.values[t]?.scalars, "\(name): evaluate vs run, \(t)")
+            }
         }
+    }
+
+    func testForwardWithoutTraceFusesActivationsAndEqualsTheTrace() throws {
+        let graph = try Graph.load(onnx: try BundledResources.path(BundledResources.defaultModel))
+        // MobileNetV2: every Conv except the projections (no activation) and the classifier's is
+        // followed by a Clip (ReLU6) that alone reads it.
+        let clips = graph.fusions.values.filter { graph.nodes[$0.activationNode].opType == "Clip" }
+        XCTAssertEqual(clips.count, 35)
+        XCTAssertEqual(graph.fusions.count, 35)
+        for (conv, f) in graph.fusions {
+            XCTAssertEqual(graph.nodes[conv].opType, "Conv")
+            XCTAssertEqual(graph.nodes[f.activationNode].inputs.first, f.intermediate)
+            XCTAssertEqual(f.activation, .clamp(lower: 0, upper: 6))
+        }
+        var rng = SplitMix64(seed: 7)
+        let input = rng.normalTensor(graph.inputShape)
+        let trace = try graph.run(input)
+        let out = try graph.evaluate(input)
+        XCTAssertEqual(Set(out.keys), Set(graph.outputNames))
+        XCTAssertEqual(out[graph.outputNames[0]]?.scalars, trace.values[graph.outputNames[0]]?.scalars)
+        // Keeping a fused pair's convolution output computes it (no fusion there) and still agrees.
+        let f = graph.fusions.values.sorted { $0.activationNode < $1.activationNode }[3]
+        let both = try graph.evaluate(input, keep: [f.intermediate, f.output])
+        XCTAssertEqual(both[f.intermediate]?.scalars, trace.values[f.intermediate]?.scalars)
+        XCTAssertEqual(both[f.output]?.scalars, trace.values[f.output]?.scalars)
+        XCTAssertTrue(both[f.intermediate]!.scalars.contains { $0 < 0 }, "the pre-activation keeps its negative values")
+        XCTAssertThrowsError(try graph.evaluate(Tensor(shape: [1, 3, 8, 8])))
     }
 
     func testLayerQueriesByNameTensorAndRow() throws {

@@ -34,6 +34,39 @@ public struct Conv2DGeometry: Sendable, Hashable {
     }
 }
 
+/// An activation applied to a convolution's output as it is written: ReLU, ReLU6 and ONNX `Clip`
+/// fused into the convolution when nothing else reads the convolution's own output
+/// (``Convolution/conv2D(_:weight:bias:geometry:algorithm:tile:activation:)``). Each case computes
+/// exactly what its operator computes, NaN included.
+public enum ConvolutionActivation: Sendable, Hashable {
+    /// `x > 0 ? x : 0` (the `Relu` operator).
+    case relu
+    /// `min(max(x, lower), upper)` (the `Clip` operator; open bounds are infinite).
+    case clamp(lower: Float, upper: Float)
+
+    /// Applies the activation to `count` floats in place.
+    func apply(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .relu:
+            for i in 0..<count { p[i] = p[i] > 0 ? p[i] : 0 }
+        case .clamp(let lower, let upper):
+            for i in 0..<count { p[i] = min(max(p[i], lower), upper) }
+        }
+    }
+
+    /// Applies the activation to a whole tensor in place, in parallel chunks.
+    func apply(_ t: inout Tensor) {
+        let count = t.count
+        t.scalars.withUnsafeMutableBufferPointer { buf in
+            let p = SendablePointer(buf.baseAddress!)
+            let parts = Parallelism.chunks(count, minimum: 1 << 16)
+            Parallelism.forEach(parts.count) { i in
+                apply(p.pointer + parts[i].lowerBound, count: parts[i].count)
+            }
+        }
+    }
+}
+
 public enum Convolution {
     /// 2-D convolution (cross-correlation, as ONNX `Conv`).
     ///
@@ -45,26 +78,32 @@ public enum Convolution {
     ///   - tile: the FFT tile size (when FFT runs); `nil` lets the planner choose.
     /// - Returns: `[N, C_out, H_out, W_out]`.
     /// - Precondition: shapes agree with `geometry` (checked by the importer).
+    ///   - activation: a clamp applied to the output as it is written (ReLU, ReLU6, `Clip`);
+    ///     `nil` returns the convolution itself.
     public static func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
-                              algorithm: ConvolutionAlgorithm = .auto, tile: Int? = nil) -> Tensor {
-        conv2DWithChoice(input, weight: weight, bias: bias, geometry: g, algorithm: algorithm, tile: tile).output
+                              algorithm: ConvolutionAlgorithm = .auto, tile: Int? = nil,
+                              activation: ConvolutionActivation? = nil) -> Tensor {
+        conv2DWithChoice(input, weight: weight, bias: bias, geometry: g, algorithm: algorithm, tile: tile, activation: activation).output
     }
 
-    /// ``conv2D(_:weight:bias:geometry:algorithm:tile:)`` that also returns what ran.
+    /// ``conv2D(_:weight:bias:geometry:algorithm:tile:activation:)`` that also returns what ran.
     public static func conv2DWithChoice(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
-                                        algorithm: ConvolutionAlgorithm = .auto, tile: Int? = nil) -> (output: Tensor, choice: ConvolutionChoice) {
+                                        algorithm: ConvolutionAlgorithm = .auto, tile: Int? = nil,
+                                        activation: ConvolutionActivation? = nil) -> (output: Tensor, choice: ConvolutionChoice) {
         let problem = ConvolutionProblem(direction: .forward, input: input.shape, weight: weight.shape, geometry: g,
                                          outputSize: (g.convOutput(input.shape[2], axis: 0), g.convOutput(input.shape[3], axis: 1)))
         let choice = ConvolutionPlanner.shared.choose(problem, algorithm: algorithm, tile: tile) { c in
             _ = runConv2D(input, weight: weight, geometry: g, choice: c)
         }
-        return (runConv2D(input, weight: weight, geometry: g, choice: choice, bias: bias), choice)
+        return (runConv2D(input, weight: weight, geometry: g, choice: choice, bias: bias, activation: activation), choice)
     }
 
-    /// The convolution by `choice`, plus `bias`. The direct and GEMM paths accumulate onto the
-    /// output, so they start from the bias instead of zeros (no separate pass over the output).
+    /// The convolution by `choice`, plus `bias`, then `activation`. The direct and GEMM paths
+    /// accumulate onto the output, so they start from the bias instead of zeros: the direct path
+    /// fills, computes and clamps one output plane at a time (while it is in cache), the GEMM path
+    /// starts from a bias-filled tensor and clamps it after the products.
     static func runConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, choice: ConvolutionChoice,
-                          bias: Tensor? = nil) -> Tensor {
+                          bias: Tensor? = nil, activation: ConvolutionActivation? = nil) -> Tensor {
         let oh = g.convOutput(input.shape[2], axis: 0), ow = g.convOutput(input.shape[3], axis: 1)
         precondition(oh > 0 && ow > 0, "conv output is empty")
         let shape: Shape = [input.shape[0], weight.shape[0], oh, ow]
@@ -73,61 +112,62 @@ public enum Convolution {
             var out = Tensor(shape: shape)
             fftConv2D(input, weight: weight, geometry: g, tile: choice.tile, out: &out)
             if let bias { addBias(&out, bias) }
+            activation?.apply(&out)
             return out
         case .direct:
-            var out = biasFilled(shape, bias)
-            directConv2D(input, weight: weight, geometry: g, out: &out)
-            return out
+            return directConv2D(input, weight: weight, bias: bias, geometry: g, activation: activation)
         case .gemm, .auto:
             if isBatchedPointwise(input, weight: weight, geometry: g) {
-                return batchedPointwise(input, weight: weight, bias: bias)
+                return batchedPointwise(input, weight: weight, bias: bias, activation: activation)
             }
-            var out = biasFilled(shape, bias)
-            gemmConv2D(input, weight: weight, geometry: g, out: &out)
-            return out
+            return gemmConv2D(input, weight: weight, bias: bias, geometry: g, activation: activation)
         }
     }
 
-    /// An `[N, C, …]` tensor holding `bias[c]` in every element of channel `c` (zeros without a bias).
-    static func biasFilled(_ shape: Shape, _ bias: Tensor?) -> Tensor {
-        guard let bias else { return Tensor(shape: shape) }
-        let n = shape[0], c = shape[1], plane = shape.count / max(1, n * c)
-        return Tensor(shape: shape) { p in
-            for b in 0..<n {
-                for ch in 0..<c {
-                    (p.baseAddress! + (b * c + ch) * plane).initialize(repeating: bias.scalars[ch], count: plane)
-                }
-            }
-        }
-    }
-
-    /// im2col + `cblas_sgemm` per batch item and group (1×1 stride-1 unpadded layers skip im2col),
-    /// added to `out`.
-    static func gemmConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, out: inout Tensor) {
+    /// im2col + `cblas_sgemm` per batch item and group (1×1 stride-1 unpadded layers skip im2col).
+    ///
+    /// The output columns go in blocks of about 64 Ki floats of output (L2-sized): each block is
+    /// one product into uninitialized storage, then its bias and `activation` are applied while it
+    /// is in cache. Blocks run in parallel.
+    static func gemmConv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
+                           activation: ConvolutionActivation? = nil) -> Tensor {
         let n = input.shape[0], cIn = input.shape[1], h = input.shape[2], w = input.shape[3]
         let cOut = weight.shape[0], cPerGroup = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
         precondition(cPerGroup * g.groups == cIn && cOut % g.groups == 0, "conv channel mismatch")
-        let oh = out.shape[2], ow = out.shape[3]
+        let oh = g.convOutput(h, axis: 0), ow = g.convOutput(w, axis: 1)
         let outPerGroup = cOut / g.groups
         let inputPlane = h * w, outPlane = oh * ow
         let isPointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
-        do {
-            let kSize = cPerGroup * kh * kw
-            var columns = isPointwise ? [] : [Float](repeating: 0, count: kSize * outPlane)
+        let kSize = cPerGroup * kh * kw
+        let blockColumns = min(outPlane, max(64, (1 << 16) / max(1, outPerGroup) / 16 * 16))
+        let blocks = stride(from: 0, to: outPlane, by: blockColumns).map { $0..<min(outPlane, $0 + blockColumns) }
+        var columns = isPointwise ? [] : [Float](repeating: 0, count: kSize * outPlane)
+        let biasValues = bias?.scalars
+        return Tensor(shape: [n, cOut, oh, ow]) { dst in
             input.scalars.withUnsafeBufferPointer { src in
                 weight.scalars.withUnsafeBufferPointer { wt in
-                    out.scalars.withUnsafeMutableBufferPointer { dst in
+                    columns.withUnsafeMutableBufferPointer { col in
+                        let pw = SendableConstPointer(wt.baseAddress!), pd = SendablePointer(dst.baseAddress!)
                         for b in 0..<n {
                             for grp in 0..<g.groups {
                                 let inBase = src.baseAddress! + (b * cIn + grp * cPerGroup) * inputPlane
-                                let a = wt.baseAddress! + grp * outPerGroup * kSize
-                                let c = dst.baseAddress! + (b * cOut + grp * outPerGroup) * outPlane
-                                if isPointwise {
-                                    BLAS.sgemmParallelColumns(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: inBase, ldb: outPlane, beta: 1, c: c, ldc: outPlane)
-                                } else {
-                                    columns.withUnsafeMutableBufferPointer { col in
-                                        im2col(inBase, channels: cPerGroup, height: h, width: w, kh: kh, kw: kw, geometry: g, oh: oh, ow: ow, into: col.baseAddress!)
-                                        BLAS.sgemmParallelColumns(m: outPerGroup, n: outPlane, k: kSize, a: a, lda: kSize, b: col.baseAddress!, ldb: outPlane, beta: 1, c: c, ldc: outPlane)
+                                if !isPointwise {
+                                    im2col(inBase, channels: cPerGroup, height: h, width: w, kh: kh, kw: kw, geometry: g, oh: oh, ow: ow, into: col.baseAddress!)
+                                }
+                                let pb = SendableConstPointer(isPointwise ? inBase : UnsafePointer(col.baseAddress!))
+                                let cBase = (b * cOut + grp * outPerGroup) * outPlane
+                                Parallelism.forEach(blocks.count) { i in
+                                    let r = blocks[i]
+                                    let c = pd.pointer + cBase + r.lowerBound
+                                    BLAS.sgemm(m: outPerGroup, n: r.count, k: kSize, a: pw.pointer + grp * outPerGroup * kSize, lda: kSize,
+                                               b: pb.pointer + r.lowerBound, ldb: outPlane, c: c, ldc: outPlane)
+                                    guard biasValues != nil || activation != nil else { return }
+                                    for o in 0..<outPerGroup {
+                                        let row = c + o * outPlane
+                                        if let v = biasValues?[grp * outPerGroup + o] {
+                                            for j in 0..<r.count { row[j] += v }
+                                        }
+                                        activation?.apply(row, count: r.count)
                                     }
                                 }
                             }
@@ -148,7 +188,7 @@ public enum Convolution {
 
     /// A 1×1 convolution of a batch of small maps as one product: the images side by side as
     /// columns (`[C_in, N·H·W]`), so the weights are packed once instead of once per image.
-    static func batchedPointwise(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    static func batchedPointwise(_ input: Tensor, weight: Tensor, bias: Tensor?, activation: ConvolutionActivation? = nil) -> Tensor {
         let n = input.shape[0], cIn = input.shape[1], cOut = weight.shape[0]
         let plane = input.shape[2] * input.shape[3], columns = n * plane
         let x = [Float](unsafeUninitializedCapacity: cIn * columns) { dst, count in
@@ -177,6 +217,7 @@ public enum Convolution {
                         let d = dst.baseAddress! + (b * cOut + o) * plane, s = src.baseAddress! + o * columns + b * plane
                         let v = bias?.scalars[o] ?? 0
                         for i in 0..<plane { d[i] = s[i] + v }
+                        activation?.apply(d, count: plane)
                     }
                 }
             }

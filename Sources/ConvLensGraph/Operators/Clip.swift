@@ -29,6 +29,7 @@ package struct Clip: UnaryElementwise {
     package static func runtimeInputs(_ inputs: [String]) -> [String] { [inputs[0]] }
 
     package func value(_ x: Float) -> Float { min(max(x, lower), upper) }
+    package var fusedActivation: ConvolutionActivation { .clamp(lower: lower, upper: upper) }
 
     package var backwardRule: ElementwiseRule {
         let l = lower, h = upper
@@ -36,3 +37,5 @@ package struct Clip: UnaryElementwise {
         return .derivative { x, _ in x >= l && x <= h ? 1 : 0 }
     }
 }
+
+extension Clip: FusableActivation {}

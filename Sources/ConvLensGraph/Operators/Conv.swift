@@ -48,7 +48,12 @@ package struct Conv: Operator {
     }
 
     package func forward(_ x: [Tensor?]) -> ForwardOutput {
-        ForwardOutput(Convolution.conv2D(x[0]!, weight: x[1]!, bias: x.count > 2 ? x[2] : nil, geometry: geometry))
+        ForwardOutput(forward(x, activation: nil))
+    }
+
+    /// The convolution with `activation` applied as the output is written (``Graph/fusions``).
+    package func forward(_ x: [Tensor?], activation: ConvolutionActivation?) -> Tensor {
+        Convolution.conv2D(x[0]!, weight: x[1]!, bias: x.count > 2 ? x[2] : nil, geometry: geometry, activation: activation)
     }
 
     package func receptiveField(_ inputs: [ReceptiveField?], _ context: FieldContext) -> ReceptiveField {

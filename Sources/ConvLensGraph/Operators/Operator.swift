@@ -50,6 +50,12 @@ package protocol Operator: Sendable {
     var batching: ForwardBatching { get }
 }
 
+/// An elementwise operator a preceding convolution can apply as it writes its output
+/// (``Graph/fusions``): its ``fusedActivation`` computes exactly what its forward pass computes.
+package protocol FusableActivation: Operator {
+    var fusedActivation: ConvolutionActivation { get }
+}
+
 /// How an operator treats a batch of images stacked along axis 0, for the incremental forward
 /// pass that runs many occluded images at once.
 package enum ForwardBatching: Sendable {

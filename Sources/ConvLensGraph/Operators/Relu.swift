@@ -6,4 +6,7 @@ package struct Relu: PlainElementwise {
     package init() {}
     package func value(_ x: Float) -> Float { x > 0 ? x : 0 }
     package var backwardRule: ElementwiseRule { .rectifier(inside: { $0 > 0 }, leak: 0) }
+    package var fusedActivation: ConvolutionActivation { .relu }
 }
+
+extension Relu: FusableActivation {}
