@@ -27,7 +27,7 @@ enum BLAS {
     static func sgemmParallelColumns(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                                      b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let parts = Parallelism.chunks(n, minimum: 64)
-        if parts.count <= 1 || m * n * k < 1 << 18 {
+        if parts.count <= 1 || 2 * m * n * k < Parallelism.serialFlops {
             sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }

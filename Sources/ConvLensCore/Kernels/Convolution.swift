@@ -156,7 +156,7 @@ public enum Convolution {
                                 }
                                 let pb = SendableConstPointer(isPointwise ? inBase : UnsafePointer(col.baseAddress!))
                                 let cBase = (b * cOut + grp * outPerGroup) * outPlane
-                                Parallelism.forEach(blocks.count) { i in
+                                Parallelism.forEach(blocks.count, flops: 2 * outPerGroup * kSize * outPlane) { i in
                                     let r = blocks[i]
                                     let c = pd.pointer + cBase + r.lowerBound
                                     BLAS.sgemm(m: outPerGroup, n: r.count, k: kSize, a: pw.pointer + grp * outPerGroup * kSize, lda: kSize,

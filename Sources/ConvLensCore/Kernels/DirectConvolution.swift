@@ -21,7 +21,7 @@ extension Convolution {
                     let ps = SendableConstPointer(src.baseAddress!), pw = SendableConstPointer(wt.baseAddress!)
                     let pd = SendablePointer(dst.baseAddress!)
                     let biasValues = bias?.scalars
-                    Parallelism.forEach(n * cOut) { plane in
+                    Parallelism.forEach(n * cOut, flops: 2 * n * cOut * inG * kh * kw * oh * ow) { plane in
                         let b = plane / cOut, o = plane % cOut, grp = o / outG
                         let y = pd.pointer + plane * oh * ow
                         y.initialize(repeating: biasValues?[o] ?? 0, count: oh * ow)
