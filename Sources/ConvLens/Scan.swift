@@ -344,6 +344,17 @@ public struct ScanResult: Codable, Sendable, Equatable {
     /// Merges the results of every shard `0..<n` of one scan into the result of the whole scan.
     /// Top-K is associative, so the merge equals a single scan field for field.
     /// - Throws: ``ConvLensError`` when the shards come from different scans, repeat, or miss one.
+    /// The `[C, H, W]` a scan records for a layer: `[1, C, H, W]` maps as they are, `[1, N]`
+    /// vectors as `[N, 1, 1]`; `nil` for other shapes (not scannable).
+    static func scannedShape(_ layer: Layer) -> [Int]? {
+        let d = layer.shape.dimensions
+        switch d.count {
+        case 4: return [d[1], d[2], d[3]]
+        case 2: return [d[1], 1, 1]
+        default: return nil
+        }
+    }
+
     public static func merge(_ parts: [ScanResult], paths: [String]) throws -> ScanResult {
         precondition(!parts.isEmpty && parts.count == paths.count)
         let first = parts[0]
@@ -461,12 +472,8 @@ extension Model {
         var used: Set<String> = []
         var layerResults: [ScanResult.LayerResult] = []
         for (layer, query) in zip(layers, request.layers) {
-            let s = layer.shape.dimensions
-            let shape: [Int]
-            switch s.count {
-            case 4: shape = [s[1], s[2], s[3]]
-            case 2: shape = [s[1], 1, 1]
-            default: throw ConvLensError(.unsupportedFeature, parameter: "layer", "\(layer.name) has shape \(layer.shape); a scan needs [1, C, H, W] or [1, N]")
+            guard let shape = ScanResult.scannedShape(layer) else {
+                throw ConvLensError(.unsupportedFeature, parameter: "layer", "\(layer.name) has shape \(layer.shape); a scan needs [1, C, H, W] or [1, N]")
             }
             var stem = fileStem(forLayer: layer.name)
             if used.contains(stem) { stem += "-\(layer.index)" }

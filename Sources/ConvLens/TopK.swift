@@ -51,6 +51,12 @@ extension Model {
         guard let scanned = scan.layers.first(where: { $0.name == layer.name }) else {
             throw ConvLensError(.unknownLayer, parameter: "layer", "\(layer.name) was not scanned; the scan has \(scan.layers.map(\.name).joined(separator: ", "))")
         }
+        // Same model file (checked above), so a different shape means an edited scan: name the scan,
+        // not the channel or position it would otherwise fail on.
+        guard let modelShape = ScanResult.scannedShape(layer), scanned.shape == modelShape else {
+            throw ConvLensError(.malformedFile, parameter: "scan",
+                                "the scan gives \(layer.name) the shape \(scanned.shape); the model computes \(layer.shape)")
+        }
         let channelCount = scanned.shape[0]
         let channels = request.channels ?? Array(0..<channelCount)
         if let bad = channels.first(where: { $0 < 0 || $0 >= channelCount }) {

@@ -138,6 +138,19 @@ public enum AtomicFile {
         guard !isDir.boolValue else {
             throw ConvLensError(.unreadableFile, file: path, "is a folder, not a file")
         }
+        // A device or a pipe has no end to read to (`/dev/zero`, `/dev/urandom`) or blocks forever.
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            let kind: String
+            switch info.st_mode & S_IFMT {
+            case S_IFCHR: kind = "a character device"
+            case S_IFBLK: kind = "a block device"
+            case S_IFIFO: kind = "a pipe"
+            case S_IFSOCK: kind = "a socket"
+            default: kind = "not a regular file"
+            }
+            throw ConvLensError(.unreadableFile, file: path, "is \(kind), not a regular file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConvLensError(.unreadableFile, file: path, "cannot read the file (\(String(cString: strerror(errno))))")
         }

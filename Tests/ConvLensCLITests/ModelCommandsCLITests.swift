@@ -84,6 +84,13 @@ final class ModelCommandsCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(file), r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(file): no output folder")
         }
+        // A device has no end to read to: refused at once instead of reading forever.
+        let out = try temporaryDirectory(self) + "/out"
+        for args in [["--model", "/dev/zero", "--image", se + "/input.npy"], ["--model", se + "/model.onnx", "--image", "/dev/zero"]] {
+            let r = try runCLI(["activations"] + args + ["--layer", "#0", "--out", out])
+            assertBadInput(r, mentioning: "/dev/zero: is a character device, not a regular file")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        }
     }
 
     func testWrongInputShapeUnknownLayerAndBadArguments() throws {

@@ -221,6 +221,18 @@ final class ScanCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/blob_Relu_c0_deconvnet_montage.png"))
         assertBadInput(try runCLI(["topk", "--scan", tmp + "/scan", "--layer", "/blob/Conv", "--channel", "0", "--out", out]),
                        mentioning: "was not scanned")
+        // An edited scan whose layer shape is not the model's (every entry still inside it) is
+        // blamed on the scan, not on a channel or a position.
+        var json = try JSONSerialization.jsonObject(with: try AtomicFile.read(tmp + "/scan/scan.json")) as! [String: Any]
+        var layers = json["layers"] as! [[String: Any]]
+        var shape = layers[0]["shape"] as! [Int]
+        shape[1] += 1
+        layers[0]["shape"] = shape
+        json["layers"] = layers
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: json), to: tmp + "/scan/scan.json")
+        let edited = try runCLI(["topk", "--scan", tmp + "/scan", "--layer", "/blob/Relu", "--channel", "0", "--out", tmp + "/edited"])
+        assertBadInput(edited, mentioning: "--scan: the scan gives /blob/Relu the shape")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/edited"))
     }
 
     func testBadCommandLines() throws {
