@@ -22,15 +22,17 @@ static int width_of_core(const char *name) {
     return 0;
 }
 
-int convlens_openblas_choose_core(char *detected, int capacity) {
-    if (detected && capacity > 0) detected[0] = 0;
+static char chosen_detected[32];
+static int chosen_result = -2;  // not run yet
+
+// Runs once, before main and before any thread of the program exists (OpenBLAS, a library this one
+// depends on, is initialized first): setenv/unsetenv below are not safe while other threads read
+// the environment.
+static int choose_core(void) {
     if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return -1;
     const char *found = openblas_get_corename();
     if (!found) return -1;
-    if (detected && capacity > 0) {
-        strncpy(detected, found, (size_t)capacity - 1);
-        detected[capacity - 1] = 0;
-    }
+    strncpy(chosen_detected, found, sizeof chosen_detected - 1);
     if (getenv("OPENBLAS_CORETYPE")) return 0;  // the user chose
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -58,4 +60,17 @@ int convlens_openblas_choose_core(char *detected, int capacity) {
 #else
     return 0;
 #endif
+}
+
+__attribute__((constructor)) static void choose_core_at_load(void) {
+    if (chosen_result == -2) chosen_result = choose_core();
+}
+
+int convlens_openblas_choose_core(char *detected, int capacity) {
+    if (chosen_result == -2) chosen_result = choose_core();  // a loader that skipped constructors
+    if (detected && capacity > 0) {
+        strncpy(detected, chosen_detected, (size_t)capacity - 1);
+        detected[capacity - 1] = 0;
+    }
+    return chosen_result;
 }

@@ -341,9 +341,6 @@ public struct ScanResult: Codable, Sendable, Equatable {
         return try e.encode(self)
     }
 
-    /// Merges the results of every shard `0..<n` of one scan into the result of the whole scan.
-    /// Top-K is associative, so the merge equals a single scan field for field.
-    /// - Throws: ``ConvLensError`` when the shards come from different scans, repeat, or miss one.
     /// The `[C, H, W]` a scan records for a layer: `[1, C, H, W]` maps as they are, `[1, N]`
     /// vectors as `[N, 1, 1]`; `nil` for other shapes (not scannable).
     static func scannedShape(_ layer: Layer) -> [Int]? {
@@ -355,6 +352,9 @@ public struct ScanResult: Codable, Sendable, Equatable {
         }
     }
 
+    /// Merges the results of every shard `0..<n` of one scan into the result of the whole scan.
+    /// Top-K is associative, so the merge equals a single scan field for field.
+    /// - Throws: ``ConvLensError`` when the shards come from different scans, repeat, or miss one.
     public static func merge(_ parts: [ScanResult], paths: [String]) throws -> ScanResult {
         precondition(!parts.isEmpty && parts.count == paths.count)
         let first = parts[0]

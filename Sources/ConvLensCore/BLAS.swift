@@ -7,15 +7,16 @@ enum BLAS {
     /// itself (output columns of a convolution, channels, seeds), so the two never oversubscribe the
     /// cores, and small products avoid OpenBLAS's spin-waiting threads.
     ///
-    /// It also gives OpenBLAS the widest kernels the CPU runs when OpenBLAS's own detection fell
-    /// back to narrower ones (`convlens_openblas_choose_core`; ``MatrixMultiply/kernels``).
+    /// OpenBLAS has the widest kernels the CPU runs by then, even where its own detection fell back
+    /// to narrower ones (`convlens_openblas_choose_core`; ``MatrixMultiply/kernels``).
     static let configured: Bool = {
         _ = coreChoice
         openblas_set_num_threads(1)
         return true
     }()
 
-    /// OpenBLAS's own core choice and whether ConvLens replaced it; made once, before any call.
+    /// OpenBLAS's own core choice and whether ConvLens replaced it (decided when the program was
+    /// loaded, by a constructor in `CConvLensKernels`; read here).
     static let coreChoice: (detected: String, changed: Bool) = {
         var name = [CChar](repeating: 0, count: 32)
         let result = convlens_openblas_choose_core(&name, Int32(name.count))

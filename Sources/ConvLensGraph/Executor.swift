@@ -77,7 +77,7 @@ extension Graph {
             let args = node.inputs.map { name -> Tensor? in
                 name.isEmpty ? nil : (values[name] ?? initializers[name])
             }
-            if let f = fusions[index], !keep.contains(f.intermediate), let conv = node.op as? Conv {
+            if let f = fusions[index], f.activationNode <= last, !keep.contains(f.intermediate), let conv = node.op as? Conv {
                 values[f.output] = conv.forward(args, activation: f.activation)
                 skip.insert(f.activationNode)
                 for name in nodes[f.activationNode].inputs where lastUse[name] == f.activationNode && !keep.contains(name) {

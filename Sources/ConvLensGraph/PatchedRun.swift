@@ -101,7 +101,7 @@ extension Graph {
                 let together = reached.filter { batchable(node, changed[$0]) }
                 // A convolution that only an activation reads applies it as it writes and stands for
                 // both nodes (the activation node is then not reached: its input is never stored).
-                let fusion = fusions[index].flatMap { keep.contains($0.intermediate) ? nil : $0 }
+                let fusion = fusions[index].flatMap { $0.activationNode > last || keep.contains($0.intermediate) ? nil : $0 }
                 var outputs: [Int: [Change?]] = [:]
                 if !together.isEmpty, let stacked = runStacked(node, clean: clean, positions: together, changed: changed, activation: fusion?.activation) {
                     for (k, p) in together.enumerated() { outputs[p] = [.stacked(stacked, k)] }

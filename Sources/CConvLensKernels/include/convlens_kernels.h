@@ -42,11 +42,12 @@ int convlens_syncfs(int fd);
 /// machines) and falls back to its SSE3 "Prescott" kernels, 4–5× slower than its AVX-512 ones
 /// there. When `OPENBLAS_CORETYPE` is unset and the detected core's kernels are narrower than the
 /// CPU's AVX-512 (F, BW, DQ, VL) / AVX2 + FMA / AVX, OpenBLAS is re-initialized with SkylakeX /
-/// Haswell / Sandybridge, through its own `OPENBLAS_CORETYPE` path. Call it once, before any
-/// BLAS call. `detected` receives OpenBLAS's own choice (NUL-terminated, at most `capacity`
-/// bytes). Returns 1 when it changed the core, 0 when it left it (the user set
-/// `OPENBLAS_CORETYPE`, or the detected core is wide enough), -1 when this OpenBLAS does not
-/// export the functions it needs.
+/// Haswell / Sandybridge, through its own `OPENBLAS_CORETYPE` path (set for that call only). The
+/// choice is made once when the program is loaded (a constructor: before any thread exists, since
+/// changing the environment is not thread-safe); this function reports it. `detected` receives
+/// OpenBLAS's own choice (NUL-terminated, at most `capacity` bytes). Returns 1 when the core was
+/// changed, 0 when it was left (the user set `OPENBLAS_CORETYPE`, or the detected core is wide
+/// enough), -1 when this OpenBLAS does not export the functions it needs.
 int convlens_openblas_choose_core(char *detected, int capacity);
 
 #endif

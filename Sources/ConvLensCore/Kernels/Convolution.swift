@@ -76,10 +76,10 @@ public enum Convolution {
     ///   - bias: `[C_out]` or `nil`.
     ///   - algorithm: `.auto` lets ``ConvolutionPlanner/shared`` choose; the others force a path.
     ///   - tile: the FFT tile size (when FFT runs); `nil` lets the planner choose.
+    ///   - activation: an activation applied to the output as it is written (ReLU, ReLU6, `Clip`);
+    ///     `nil` returns the convolution itself.
     /// - Returns: `[N, C_out, H_out, W_out]`.
     /// - Precondition: shapes agree with `geometry` (checked by the importer).
-    ///   - activation: a clamp applied to the output as it is written (ReLU, ReLU6, `Clip`);
-    ///     `nil` returns the convolution itself.
     public static func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv2DGeometry,
                               algorithm: ConvolutionAlgorithm = .auto, tile: Int? = nil,
                               activation: ConvolutionActivation? = nil) -> Tensor {
@@ -98,10 +98,9 @@ public enum Convolution {
         return (runConv2D(input, weight: weight, geometry: g, choice: choice, bias: bias, activation: activation), choice)
     }
 
-    /// The convolution by `choice`, plus `bias`, then `activation`. The direct and GEMM paths
-    /// accumulate onto the output, so they start from the bias instead of zeros: the direct path
-    /// fills, computes and clamps one output plane at a time (while it is in cache), the GEMM path
-    /// starts from a bias-filled tensor and clamps it after the products.
+    /// The convolution by `choice`, plus `bias`, then `activation`: the direct path fills each
+    /// output plane with its bias, sums into it and clamps it while it is in cache; the GEMM path
+    /// adds bias and activation to each block of output columns right after its product.
     static func runConv2D(_ input: Tensor, weight: Tensor, geometry g: Conv2DGeometry, choice: ConvolutionChoice,
                           bias: Tensor? = nil, activation: ConvolutionActivation? = nil) -> Tensor {
         let oh = g.convOutput(input.shape[2], axis: 0), ow = g.convOutput(input.shape[3], axis: 1)
