@@ -121,7 +121,12 @@ extension Model {
         }
         if sections.contains(.occlusion) { _ = try scoreLayer() }
         if sections.contains(.optimize) {
-            for u in units { _ = try OptimizationProblem(model: self, request: optimizeRequest(u.layer, u.channels, request)) }
+            // The notebook fixes the parameterization: its errors belong to the options it has.
+            for u in units {
+                _ = try renaming(["param": "sections", "steps": "optimize-steps"]) {
+                    try OptimizationProblem(model: self, request: optimizeRequest(u.layer, u.channels, request))
+                }
+            }
         }
         var top = try manifest(command: "notebook", input: input, parameters: parameters)
         try AtomicFile.makeDirectory(directory)
@@ -275,8 +280,11 @@ extension Model {
                 // hundreds of inputs would be a picture of ~10⁵ tiles).
                 let b = (try filterWeights(of: layer)).weights.shape[1]
                 let view: FilterView? = b == 3 || b == 1 ? nil : .norm
-                let m = try writeFilters(layer.name, request: FilterGridRequest(tiles: FilterTiles(view: view, maxTiles: request.maxTiles), labels: true),
-                                         to: "\(directory)/\(sub)", parameters: params)
+                // Notebook grids have no zoom: a grid too large to draw is cut with --max-tiles.
+                let m = try renaming(["zoom": "max-tiles"]) {
+                    try writeFilters(layer.name, request: FilterGridRequest(tiles: FilterTiles(view: view, maxTiles: request.maxTiles), labels: true),
+                                     to: "\(directory)/\(sub)", parameters: params)
+                }
                 let viewFlag = (view == nil ? "" : " --view norm") + maxTilesFlag
                 nb.markdown("### `\(layer.name)`\n\n```sh\nconvlens filters\(modelFlag) --layer \(shellQuote(layer.name))\(viewFlag) --labels --out \(sub)\n```")
                 try embed(sub, m, kinds: [.filterGrid]) { "filters of \($0.layer ?? "")" }
@@ -286,8 +294,10 @@ extension Model {
         }
         if sections.contains(.activations) {
             let sub = "activations"
-            let m = try writeActivations(layers.map(\.name), trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params,
-                                         grid: ActivationGridRequest(tiles: ActivationTiles(maxTiles: request.maxTiles), labels: true))
+            let m = try renaming(["zoom": "max-tiles"]) {
+                try writeActivations(layers.map(\.name), trace: trace, input: input, to: "\(directory)/\(sub)", parameters: params,
+                                     grid: ActivationGridRequest(tiles: ActivationTiles(maxTiles: request.maxTiles), labels: true))
+            }
             nb.markdown("## Activations\n\nWhat each layer computed on this image: one tile per channel, all tiles of a layer on one scale (viridis). The arrays are the layer tensors exactly as the forward pass produced them, `[1, C, H, W]`.\n\n```sh\nconvlens activations\(modelFlag)\(imageFlag) \(layers.map { "--layer \(shellQuote($0.name))" }.joined(separator: " ")) --grid --labels\(maxTilesFlag) --out \(sub)\n```")
             try embed(sub, m, kinds: [.activationGrid]) { "activations of \($0.layer ?? "")" }
             let kept = try collect(sub, m)

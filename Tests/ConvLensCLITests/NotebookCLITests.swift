@@ -123,6 +123,12 @@ final class NotebookCLITests: XCTestCase {
         let refused = try runCLI(["notebook", "--model", model, "--layer", "/relu2/Relu", "--sections", "optimize", "--out", out + "-x"])
         XCTAssertEqual(refused.status, 64, refused.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "-x"))
+        // A model the section's Fourier image cannot serve (input 99 pixels wide): the error names
+        // the notebook's own option, not optimize's --param, which notebook does not have.
+        let odd = try runCLI(["notebook", "--model", fixture("forward/alexnet/model.onnx"), "--layer", "#0", "--channel", "0",
+                              "--sections", "optimize", "--out", out + "-odd"])
+        assertBadInput(odd, mentioning: "--sections: the Fourier parameterization needs an even input width")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "-odd"))
     }
 
     func testMaxArrayBytesDropsLargeArraysButKeepsPictures() throws {
