@@ -131,25 +131,18 @@ public enum AtomicFile {
     /// Reads a whole file.
     /// - Throws: ``ConvLensError`` with code `unreadableFile`.
     public static func read(_ path: String) throws -> Data {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw ConvLensError(.unreadableFile, file: path, "no such file")
-        }
-        guard !isDir.boolValue else {
-            throw ConvLensError(.unreadableFile, file: path, "is a folder, not a file")
-        }
-        // A device or a pipe has no end to read to (`/dev/zero`, `/dev/urandom`) or blocks forever.
         var info = stat()
-        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
-            let kind: String
-            switch info.st_mode & S_IFMT {
-            case S_IFCHR: kind = "a character device"
-            case S_IFBLK: kind = "a block device"
-            case S_IFIFO: kind = "a pipe"
-            case S_IFSOCK: kind = "a socket"
-            default: kind = "not a regular file"
-            }
-            throw ConvLensError(.unreadableFile, file: path, "is \(kind), not a regular file")
+        guard stat(path, &info) == 0 else {
+            throw ConvLensError(.unreadableFile, file: path, errno == ENOENT ? "no such file" : "cannot read the file (\(String(cString: strerror(errno))))")
+        }
+        // Only regular files: a device or a pipe has no end to read to (`/dev/zero`) or blocks.
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw ConvLensError(.unreadableFile, file: path, "is a folder, not a file")
+        case S_IFCHR: throw ConvLensError(.unreadableFile, file: path, "is a character device, not a regular file")
+        case S_IFBLK: throw ConvLensError(.unreadableFile, file: path, "is a block device, not a regular file")
+        case S_IFIFO: throw ConvLensError(.unreadableFile, file: path, "is a pipe, not a regular file")
+        default: throw ConvLensError(.unreadableFile, file: path, "is not a regular file")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConvLensError(.unreadableFile, file: path, "cannot read the file (\(String(cString: strerror(errno))))")

@@ -68,21 +68,17 @@ extension Graph {
         }
         let keep = keep.isEmpty ? Set(outputNames) : keep
         var values: [String: Tensor] = [inputName: input]
-        let last = nodes.lastIndex { $0.outputs.contains(where: keep.contains) } ?? -1
-        var lastUse: [String: Int] = [:]
-        for index in 0..<max(0, last + 1) { for name in nodes[index].inputs { lastUse[name] = index } }
+        let (last, lastUse) = schedule(keeping: keep)
         var skip = Set<Int>()
-        for index in 0..<max(0, last + 1) where !skip.contains(index) {
+        for index in 0..<(last + 1) where !skip.contains(index) {
             let node = nodes[index]
             let args = node.inputs.map { name -> Tensor? in
                 name.isEmpty ? nil : (values[name] ?? initializers[name])
             }
-            if let f = fusions[index], f.activationNode <= last, !keep.contains(f.intermediate), let conv = node.op as? Conv {
+            if let f = fusion(at: index, through: last, keeping: keep), let conv = node.op as? Conv {
+                // The activation node reads only the intermediate, which is never stored.
                 values[f.output] = conv.forward(args, activation: f.activation)
                 skip.insert(f.activationNode)
-                for name in nodes[f.activationNode].inputs where lastUse[name] == f.activationNode && !keep.contains(name) {
-                    values[name] = nil
-                }
             } else {
                 let result = node.op.forward(args)
                 for (name, t) in zip(node.outputs, result.outputs) where !name.isEmpty { values[name] = t }
@@ -90,5 +86,24 @@ extension Graph {
             for name in node.inputs where lastUse[name] == index && !keep.contains(name) { values[name] = nil }
         }
         return values.filter { keep.contains($0.key) }
+    }
+}
+
+extension Graph {
+    /// What a forward pass that returns the tensors of `keep` runs: nodes `0...last` (`last` is
+    /// -1 when no node computes them), and for each tensor the last of those nodes reading it, after
+    /// which it can be dropped.
+    func schedule(keeping keep: Set<String>) -> (last: Int, lastUse: [String: Int]) {
+        let last = nodes.lastIndex { $0.outputs.contains(where: keep.contains) } ?? -1
+        var lastUse: [String: Int] = [:]
+        for index in 0..<(last + 1) { for name in nodes[index].inputs { lastUse[name] = index } }
+        return (last, lastUse)
+    }
+
+    /// The fusion a pass through node `last` that returns `keep` uses at node `index`: none when
+    /// the activation would not run in that pass or the convolution's own output is asked for.
+    func fusion(at index: Int, through last: Int, keeping keep: Set<String>) -> Fusion? {
+        guard let f = fusions[index], f.activationNode <= last, !keep.contains(f.intermediate) else { return nil }
+        return f
     }
 }

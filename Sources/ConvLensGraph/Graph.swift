@@ -125,7 +125,7 @@ public struct Graph: Sendable {
             let t = node.outputs[0]
             guard !t.isEmpty, !outputNames.contains(t), let r = readers[t], r.count == 1, r[0] > i else { continue }
             let next = nodes[r[0]]
-            guard let act = next.op as? any FusableActivation, next.inputs.first == t, next.outputs.count == 1,
+            guard let act = next.op as? any FusableActivation, next.inputs == [t], next.outputs.count == 1,
                   !next.outputs[0].isEmpty else { continue }
             fusions[i] = Fusion(activationNode: r[0], activation: act.fusedActivation, intermediate: t, output: next.outputs[0])
         }

@@ -89,10 +89,8 @@ extension Graph {
             [inputName: i.region.map { .region($0, crop(i.input, $0)) } ?? .whole(i.input)]
         }
         var work = [PatchedWork](repeating: PatchedWork(), count: inputs.count)
-        let last = nodes.lastIndex { node in node.outputs.contains(where: keep.contains) } ?? -1
         // The last node reading each tensor: tensors nobody reads later are dropped as the pass goes.
-        var lastUse: [String: Int] = [:]
-        for index in 0..<max(0, last + 1) { for name in nodes[index].inputs { lastUse[name] = index } }
+        let (last, lastUse) = schedule(keeping: keep)
         if last >= 0 {
             for index in 0...last {
                 let node = nodes[index]
@@ -101,7 +99,7 @@ extension Graph {
                 let together = reached.filter { batchable(node, changed[$0]) }
                 // A convolution that only an activation reads applies it as it writes and stands for
                 // both nodes (the activation node is then not reached: its input is never stored).
-                let fusion = fusions[index].flatMap { $0.activationNode > last || keep.contains($0.intermediate) ? nil : $0 }
+                let fusion = self.fusion(at: index, through: last, keeping: keep)
                 var outputs: [Int: [Change?]] = [:]
                 if !together.isEmpty, let stacked = runStacked(node, clean: clean, positions: together, changed: changed, activation: fusion?.activation) {
                     for (k, p) in together.enumerated() { outputs[p] = [.stacked(stacked, k)] }
